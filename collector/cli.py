@@ -1,0 +1,172 @@
+"""The `beamwatch` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from collector.config import ConfigError, load_config
+from collector.service import run_service
+from probe.http import ProbeClient
+from probe.models import Measurement, Target
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "beamwatch.example.toml"
+PHASE_FIELDS = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms", "total_ms")
+
+app = typer.Typer(
+    help="Measure HTTP and FilBeam retrievals, store the points, serve the dashboard.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Work with configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path, typer.Argument(help="TOML config file to validate.")],
+) -> None:
+    """Validate a config file; print each problem with its field path."""
+    try:
+        config = load_config(file)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    regions = sorted({target.region for target in config.targets})
+    typer.echo(
+        f"{file}: ok, {len(config.targets)} targets in regions {', '.join(regions)},"
+        f" store {config.store.kind}"
+    )
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML config file. Default: the example."),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Probe the configured targets, store the points and serve the dashboard."""
+    setup_logging(log_level)
+    path = config or EXAMPLE_CONFIG
+    try:
+        settings = load_config(path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if config is None:
+        typer.echo(f"no --config given; using the example config {path}", err=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_service(settings, stop, announce=lambda text: typer.echo(text))
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise fail(f"cannot start: {exc}", 1) from None
+
+
+@app.command()
+def probe(
+    url: Annotated[str, typer.Argument(help="http:// or https:// URL to measure.")],
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, help="Probes to run.")
+    ] = 1,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per probe.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=0.001, help="Deadline per probe, in seconds.")
+    ] = 10.0,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", "-k", help="Skip TLS certificate checks.")
+    ] = False,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="Stop reading the body past this many bytes.")
+    ] = 64 * 1024 * 1024,
+    max_redirects: Annotated[
+        int, typer.Option(min=0, help="Redirects to follow; 0 follows none.")
+    ] = 5,
+    ipv4: Annotated[bool, typer.Option("-4", help="Connect over IPv4 only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Connect over IPv6 only.")] = False,
+) -> None:
+    """Measure one URL and print its phases; exit 1 if any probe is not ok."""
+    if ipv4 and ipv6:
+        raise fail("choose at most one of -4 and -6")
+    try:
+        target = Target(
+            name="cli",
+            provider="cli",
+            url=url,
+            timeout_s=timeout,
+            max_bytes=max_bytes,
+            max_redirects=max_redirects,
+            verify_tls=not insecure,
+            ip_version=4 if ipv4 else 6 if ipv6 else None,
+        )
+    except ValueError as exc:
+        raise fail(
+            f"invalid URL {url!r}: use an http:// or https:// URL ({exc})"
+        ) from None
+
+    async def measure() -> list[Measurement]:
+        results = []
+        async with ProbeClient() as client:
+            for _ in range(count):
+                measurement = await client.probe(target)
+                typer.echo(render(measurement, url, as_json))
+                results.append(measurement)
+        return results
+
+    results = asyncio.run(measure())
+    if any(not m.ok for m in results):
+        raise typer.Exit(1)
+
+
+def render(measurement: Measurement, url: str, as_json: bool) -> str:
+    """Format one measurement as curl-like text, or as a JSON object."""
+    data = measurement.to_dict()
+    if as_json:
+        return json.dumps(data, sort_keys=True)
+    status = measurement.status_code if measurement.status_code is not None else "-"
+    lines = [
+        f"GET {url} -> {status} {measurement.outcome.value}"
+        f" ({measurement.bytes} bytes, HTTP/{measurement.http_version or '-'},"
+        f" {measurement.remote_ip or '-'})"
+    ]
+    for name in PHASE_FIELDS:
+        value = data[name]
+        shown = f"{value:10.2f} ms" if value is not None else f"{'-':>10}"
+        lines.append(f"  {name.removesuffix('_ms'):<9}{shown}")
+    if measurement.error:
+        lines.append(f"  error    {measurement.error}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,170 @@
+"""The beamwatch configuration file (TOML), validated with pydantic.
+
+Layout:
+
+    [probe]        defaults every target inherits: region, interval_s, timeout_s
+    [store]        kind = "sqlite" (default) or "influxdb", with its settings
+    [api]          where the collector listens
+    [demo]         an optional local origin with set delays, for trying beamwatch
+    [[targets]]    what to probe
+
+`load_config` raises `ConfigError` whose message lists every problem with its
+field path, e.g. `targets[1].url`, so a user can fix the file in one pass.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from probe.models import TAG_VALUE_PATTERN, Target
+
+TARGET_DEFAULT_KEYS = ("region", "interval_s", "timeout_s")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeSettings(Strict):
+    region: str = Field(default="local", pattern=TAG_VALUE_PATTERN)
+    interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    concurrency: int = Field(default=100, ge=1, le=10_000)
+
+
+class SQLiteStoreSettings(Strict):
+    kind: Literal["sqlite"] = "sqlite"
+    path: Path = Path("beamwatch.db")
+
+
+class InfluxStoreSettings(Strict):
+    kind: Literal["influxdb"]
+    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
+    # "v1" posts to /write (InfluxDB 1.x, and the compatibility API of 2.x and
+    # 3.x); "v2" writes through influxdb-client to /api/v2/write.
+    write_api: Literal["v1", "v2"] = "v1"
+    database: str = "beamwatch"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    org: str | None = None
+    bucket: str | None = None
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    spool_path: Path = Path("beamwatch-spool.db")
+
+
+StoreSettings = Annotated[
+    SQLiteStoreSettings | InfluxStoreSettings, Field(discriminator="kind")
+]
+
+
+class ApiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65_535)
+    token: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    refresh_s: float = Field(default=5.0, gt=0, le=3600)
+
+
+class DemoSettings(Strict):
+    """A local origin served by beamwatch itself, so a first run has targets."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65_535)
+
+
+class Config(Strict):
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    store: StoreSettings = Field(default_factory=SQLiteStoreSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    targets: list[Target] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_probe_defaults(cls, data: Any) -> Any:
+        """Give each target the [probe] region, interval and timeout it omits."""
+        if not isinstance(data, dict):
+            return data
+        probe = data.get("probe") or {}
+        targets = data.get("targets")
+        if not isinstance(probe, dict) or not isinstance(targets, list):
+            return data
+        inherited = []
+        for target in targets:
+            if isinstance(target, dict):
+                defaults = {k: probe[k] for k in TARGET_DEFAULT_KEYS if k in probe}
+                target = {**defaults, **target}
+            inherited.append(target)
+        return {**data, "targets": inherited}
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Config:
+        seen: set[tuple[str, str]] = set()
+        for target in self.targets:
+            key = (target.region, target.name)
+            if key in seen:
+                raise ValueError(
+                    f"target name {target.name!r} is used twice in region"
+                    f" {target.region!r}; names must be unique per region"
+                )
+            seen.add(key)
+        return self
+
+
+def format_errors(error: ValidationError) -> str:
+    """Render pydantic errors as one `path: message` line each."""
+    lines = []
+    for item in error.errors():
+        path = ""
+        for part in item["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif part not in ("sqlite", "influxdb"):
+                path += f".{part}" if path else str(part)
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field; check its spelling against the example config"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        lines.append(f"{path or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, source: str = "<text>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        count = exc.error_count()
+        plural = "s" if count != 1 else ""
+        raise ConfigError(
+            f"{source}: {count} problem{plural}\n{format_errors(exc)}"
+        ) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; relative store paths stay relative to cwd."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found; pass --config with the path of a TOML file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, str(path))

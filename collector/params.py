@@ -1,0 +1,95 @@
+"""Query parameters of the API, validated at the edge with pydantic."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from collector.store.base import QueryFilter, Stat
+from probe.models import TAG_VALUE_PATTERN
+
+WINDOW_PATTERN = re.compile(r"^(\d{1,6})(s|m|h|d)$")
+UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_WINDOW_MS = 30 * UNIT_MS["d"]
+MIN_WINDOW_MS = UNIT_MS["m"]
+# Pulse charts get about this many time buckets, whatever the window.
+PULSE_BUCKETS = 60
+
+
+def parse_window_ms(text: str) -> int:
+    """Parse a window such as `15m`, `1h`, `24h` or `7d` into milliseconds."""
+    match = WINDOW_PATTERN.match(text)
+    if match is None:
+        raise ValueError(
+            f"invalid window {text!r}: use a number and a unit s, m, h or d, e.g. 1h"
+        )
+    window_ms = int(match.group(1)) * UNIT_MS[match.group(2)]
+    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
+        raise ValueError(f"window {text!r} is out of range: use between 1m and 30d")
+    return window_ms
+
+
+def pulse_bucket_ms(window_ms: int) -> int:
+    """Pick a round bucket width giving about PULSE_BUCKETS buckets."""
+    for width_ms in (10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000):
+        if window_ms / width_ms <= PULSE_BUCKETS:
+            return width_ms
+    return 6 * 3_600_000
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TagFilterParams(Params):
+    window: str = "1h"
+    region: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
+    provider: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
+    target: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window_ms(value)
+        return value
+
+    @property
+    def window_ms(self) -> int:
+        return parse_window_ms(self.window)
+
+    @property
+    def where(self) -> QueryFilter:
+        return QueryFilter(
+            region=self.region, provider=self.provider, target=self.target
+        )
+
+
+class MetricsParams(TagFilterParams):
+    pass
+
+
+class HeatmapParams(Params):
+    window: str = "1h"
+    stat: Stat = Stat.P95
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window_ms(value)
+        return value
+
+    @property
+    def window_ms(self) -> int:
+        return parse_window_ms(self.window)
+
+
+class AlertsParams(Params):
+    limit: int = Field(default=50, ge=1, le=1000)
+    since: str = "7d"
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, value: str) -> str:
+        parse_window_ms(value)
+        return value

@@ -1,0 +1,92 @@
+"""`beamwatch run`: the probe runner, the store and the API in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from collector.api import create_app
+from collector.config import Config, SQLiteStoreSettings
+from collector.demo import create_demo_app
+from collector.store.base import Store
+from collector.store.sqlite import SQLiteStore
+from probe.models import Measurement
+from probe.runner import Runner
+
+log = logging.getLogger(__name__)
+
+
+def open_store(config: Config) -> Store:
+    """Build the configured store backend."""
+    settings = config.store
+    if isinstance(settings, SQLiteStoreSettings):
+        return SQLiteStore(settings.path)
+    raise NotImplementedError("influxdb store")
+
+
+def layout_of(config: Config) -> dict[str, set[str]]:
+    layout: dict[str, set[str]] = {}
+    for target in config.targets:
+        layout.setdefault(target.region, set()).add(target.provider)
+    return layout
+
+
+async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """Return the port a site listens on, which matters when port 0 was asked."""
+    for address in runner.addresses:
+        return int(address[1])
+    raise RuntimeError("the web runner has no listening socket")
+
+
+async def run_service(
+    config: Config,
+    stop: asyncio.Event,
+    *,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run until `stop` is set, then finish the current round and shut down."""
+    store = open_store(config)
+    web_runners: list[web.AppRunner] = []
+    try:
+        if config.demo.enabled:
+            demo = await start_site(
+                create_demo_app(), config.demo.host, config.demo.port
+            )
+            web_runners.append(demo)
+            log.info(
+                "demo origin listening on %s:%d", config.demo.host, bound_port(demo)
+            )
+
+        app = create_app(store, layout=layout_of(config))
+        api = await start_site(app, config.api.host, config.api.port)
+        web_runners.append(api)
+        host = config.api.host if ":" not in config.api.host else f"[{config.api.host}]"
+        announce(f"dashboard: http://{host}:{bound_port(api)}/")
+        log.info("probing %d targets, storing in %s", len(config.targets), store.name)
+
+        async def sink(measurements: list[Measurement]) -> None:
+            await store.write(measurements)
+
+        runner = Runner(config.targets, sink, concurrency=config.probe.concurrency)
+        probing = asyncio.create_task(runner.run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({probing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        runner.stop()
+        log.info("stopping: finishing the current probe round")
+        await probing
+        stopping.cancel()
+    finally:
+        for web_runner in reversed(web_runners):
+            await web_runner.cleanup()
+        await store.close()
+        log.info("stopped")

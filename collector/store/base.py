@@ -1,0 +1,125 @@
+"""The store protocol and the records its queries return.
+
+Times are Unix milliseconds. A window is `[since_ms, until_ms)`. TTFB
+statistics use successful attempts only (outcome `ok`), because a refused
+connection has no service latency; counts and success rates use every attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from probe.models import Measurement
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or answered with an error; retry later."""
+
+
+class Stat(StrEnum):
+    P50 = "p50"
+    P95 = "p95"
+    P99 = "p99"
+    SUCCESS_RATE = "success_rate"
+
+    @property
+    def percent(self) -> float | None:
+        return {"p50": 50.0, "p95": 95.0, "p99": 99.0}.get(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFilter:
+    """Tag filters; None means any value."""
+
+    region: str | None = None
+    provider: str | None = None
+    target: str | None = None
+
+
+@dataclass(slots=True)
+class HeatmapCell:
+    region: str
+    provider: str
+    value: float | None
+    count: int
+    success_rate: float | None
+    latest_ms: int | None
+
+
+@dataclass(slots=True)
+class PulsePoint:
+    """TTFB percentiles of one region in one time bucket starting at `time_ms`."""
+
+    region: str
+    time_ms: int
+    p50_ms: float | None
+    p95_ms: float | None
+    count: int
+
+
+@dataclass(slots=True)
+class Summary:
+    count: int
+    ok_count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.ok_count / self.count if self.count else None
+
+
+@dataclass(slots=True)
+class AlertEvent:
+    time_ms: int
+    rule: str
+    subject: str
+    severity: str
+    state: str
+    message: str
+
+
+@dataclass(slots=True)
+class RoutingEntry:
+    provider: str
+    state: str
+    since_ms: int
+    reason: str
+
+
+class Store(Protocol):
+    """What every store backend offers the probe runner and the API."""
+
+    name: str
+
+    async def write(self, measurements: list[Measurement]) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def heatmap(
+        self, since_ms: int, until_ms: int, stat: Stat
+    ) -> list[HeatmapCell]: ...
+
+    async def pulse(
+        self, since_ms: int, until_ms: int, bucket_ms: int, where: QueryFilter
+    ) -> list[PulsePoint]: ...
+
+    async def summary(
+        self, since_ms: int, until_ms: int, where: QueryFilter
+    ) -> Summary: ...
+
+    async def latest_by_region(self) -> dict[str, int]:
+        """Return the time of the newest point per region."""
+
+    async def alerts(self, since_ms: int, limit: int) -> list[AlertEvent]:
+        """Return alert events newest first."""
+
+    async def routing(self) -> list[RoutingEntry]:
+        """Return the latest routing state per provider."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,326 @@
+"""The embedded store: one SQLite file in WAL mode, with the InfluxDB schema as tables.
+
+Every call runs on one worker thread that owns the connection, so the event
+loop never blocks on disk and SQLite sees a single writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from collector.stats import percentile
+from collector.store.base import (
+    AlertEvent,
+    HeatmapCell,
+    PulsePoint,
+    QueryFilter,
+    RoutingEntry,
+    Stat,
+    StoreUnavailable,
+    Summary,
+)
+from probe.models import FLOAT_FIELDS, INT_FIELDS, TAG_NAMES, Measurement
+
+T = TypeVar("T")
+
+PROBE_COLUMNS = ("time_ms", *TAG_NAMES, *FLOAT_FIELDS, *INT_FIELDS, "ok", "error")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS probe (
+    time_ms INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    target TEXT NOT NULL,
+    network TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    dns_ms REAL, connect_ms REAL, tls_ms REAL, ttfb_ms REAL,
+    download_ms REAL, total_ms REAL,
+    status_code INTEGER, bytes INTEGER, redirects INTEGER,
+    ok INTEGER NOT NULL,
+    error TEXT,
+    -- A point is its series and time, as in InfluxDB: a replay overwrites.
+    PRIMARY KEY (region, provider, target, network, outcome, time_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS probe_time ON probe (time_ms);
+CREATE TABLE IF NOT EXISTS alert (
+    time_ms INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_time ON alert (time_ms);
+CREATE TABLE IF NOT EXISTS routing (
+    time_ms INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+def _where(since_ms: int, until_ms: int, where: QueryFilter) -> tuple[str, list[Any]]:
+    clauses = ["time_ms >= ?", "time_ms < ?"]
+    values: list[Any] = [since_ms, until_ms]
+    for column in ("region", "provider", "target"):
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            values.append(value)
+    return " AND ".join(clauses), values
+
+
+class SQLiteStore:
+    """The default store; see the module docstring."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._connection: sqlite3.Connection | None = None
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            if self._connection is None:
+                self._connection = self._connect()
+            return work(self._connection)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, call
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self._path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._path.parent and not self._path.parent.exists():
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self._path, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        connection.executescript(SCHEMA)
+        return connection
+
+    async def close(self) -> None:
+        def shut(connection: sqlite3.Connection) -> None:
+            connection.close()
+            self._connection = None
+
+        if self._connection is not None:
+            await self._run(shut)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def write(self, measurements: list[Measurement]) -> None:
+        rows = [
+            (
+                m.time_ms,
+                m.region,
+                m.provider,
+                m.target,
+                m.network,
+                m.outcome.value,
+                m.dns_ms,
+                m.connect_ms,
+                m.tls_ms,
+                m.ttfb_ms,
+                m.download_ms,
+                m.total_ms,
+                m.status_code,
+                m.bytes,
+                m.redirects,
+                int(m.ok),
+                m.error,
+            )
+            for m in measurements
+        ]
+        marks = ", ".join("?" for _ in PROBE_COLUMNS)
+        columns = ", ".join(PROBE_COLUMNS)
+        statement = f"INSERT OR REPLACE INTO probe ({columns}) VALUES ({marks})"
+
+        def insert(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.executemany(statement, rows)
+
+        await self._run(insert)
+
+    async def count(self) -> int:
+        row = await self._run(
+            lambda c: c.execute("SELECT count(*) FROM probe").fetchone()
+        )
+        return int(row[0])
+
+    async def record_alert(self, event: AlertEvent) -> None:
+        def insert(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute(
+                    "INSERT INTO alert VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        event.time_ms,
+                        event.rule,
+                        event.subject,
+                        event.severity,
+                        event.state,
+                        event.message,
+                    ),
+                )
+
+        await self._run(insert)
+
+    async def record_routing(self, time_ms: int, entry: RoutingEntry) -> None:
+        def insert(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute(
+                    "INSERT INTO routing VALUES (?, ?, ?, ?)",
+                    (time_ms, entry.provider, entry.state, entry.reason),
+                )
+
+        await self._run(insert)
+
+    async def heatmap(
+        self, since_ms: int, until_ms: int, stat: Stat
+    ) -> list[HeatmapCell]:
+        def query(connection: sqlite3.Connection) -> list[HeatmapCell]:
+            rows = connection.execute(
+                "SELECT region, provider, ok, ttfb_ms, time_ms FROM probe"
+                " WHERE time_ms >= ? AND time_ms < ?",
+                (since_ms, until_ms),
+            )
+            return _heatmap_cells(rows, stat)
+
+        return await self._run(query)
+
+    async def pulse(
+        self, since_ms: int, until_ms: int, bucket_ms: int, where: QueryFilter
+    ) -> list[PulsePoint]:
+        clause, values = _where(since_ms, until_ms, where)
+
+        def query(connection: sqlite3.Connection) -> list[PulsePoint]:
+            rows = connection.execute(
+                f"SELECT region, time_ms, ttfb_ms FROM probe WHERE {clause}"
+                " AND ok = 1 AND ttfb_ms IS NOT NULL",
+                values,
+            )
+            buckets: dict[tuple[str, int], list[float]] = defaultdict(list)
+            for region, time_ms, ttfb_ms in rows:
+                buckets[(region, time_ms // bucket_ms * bucket_ms)].append(ttfb_ms)
+            points = []
+            for (region, start_ms), ttfbs in sorted(buckets.items()):
+                ttfbs.sort()
+                points.append(
+                    PulsePoint(
+                        region,
+                        start_ms,
+                        percentile(ttfbs, 50),
+                        percentile(ttfbs, 95),
+                        len(ttfbs),
+                    )
+                )
+            return points
+
+        return await self._run(query)
+
+    async def summary(
+        self, since_ms: int, until_ms: int, where: QueryFilter
+    ) -> Summary:
+        clause, values = _where(since_ms, until_ms, where)
+
+        def query(connection: sqlite3.Connection) -> Summary:
+            by_outcome = dict(
+                connection.execute(
+                    f"SELECT outcome, count(*) FROM probe WHERE {clause}"
+                    " GROUP BY outcome",
+                    values,
+                ).fetchall()
+            )
+            ttfbs = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT ttfb_ms FROM probe WHERE {clause}"
+                    " AND ok = 1 AND ttfb_ms IS NOT NULL ORDER BY ttfb_ms",
+                    values,
+                )
+            ]
+            return Summary(
+                count=sum(by_outcome.values()),
+                ok_count=by_outcome.get("ok", 0),
+                p50_ms=percentile(ttfbs, 50),
+                p95_ms=percentile(ttfbs, 95),
+                p99_ms=percentile(ttfbs, 99),
+                by_outcome=by_outcome,
+            )
+
+        return await self._run(query)
+
+    async def latest_by_region(self) -> dict[str, int]:
+        def query(connection: sqlite3.Connection) -> dict[str, int]:
+            rows = connection.execute(
+                "SELECT region, max(time_ms) FROM probe GROUP BY region"
+            ).fetchall()
+            return {region: int(latest) for region, latest in rows}
+
+        return await self._run(query)
+
+    async def alerts(self, since_ms: int, limit: int) -> list[AlertEvent]:
+        def query(connection: sqlite3.Connection) -> list[AlertEvent]:
+            rows = connection.execute(
+                "SELECT time_ms, rule, subject, severity, state, message FROM alert"
+                " WHERE time_ms >= ? ORDER BY time_ms DESC LIMIT ?",
+                (since_ms, limit),
+            ).fetchall()
+            return [AlertEvent(*row) for row in rows]
+
+        return await self._run(query)
+
+    async def routing(self) -> list[RoutingEntry]:
+        def query(connection: sqlite3.Connection) -> list[RoutingEntry]:
+            rows = connection.execute(
+                "SELECT provider, state, max(time_ms), reason FROM routing"
+                " GROUP BY provider ORDER BY provider"
+            ).fetchall()
+            return [
+                RoutingEntry(p, state, since, reason)
+                for p, state, since, reason in rows
+            ]
+
+        return await self._run(query)
+
+
+def _heatmap_cells(
+    rows: Iterable[tuple[str, str, int, float | None, int]], stat: Stat
+) -> list[HeatmapCell]:
+    """Fold raw (region, provider, ok, ttfb_ms, time_ms) rows into heatmap cells."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    ttfbs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for region, provider, ok, ttfb_ms, time_ms in rows:
+        tally = counts[(region, provider)]
+        tally[0] += 1
+        tally[1] += ok
+        tally[2] = max(tally[2], time_ms)
+        if ok and ttfb_ms is not None:
+            ttfbs[(region, provider)].append(ttfb_ms)
+
+    cells = []
+    for (region, provider), (count, ok_count, latest_ms) in sorted(counts.items()):
+        success_rate = ok_count / count
+        if stat is Stat.SUCCESS_RATE:
+            value: float | None = success_rate
+        else:
+            values = sorted(ttfbs[(region, provider)])
+            assert stat.percent is not None
+            value = percentile(values, stat.percent)
+        cells.append(
+            HeatmapCell(region, provider, value, count, success_rate, latest_ms)
+        )
+    return cells
