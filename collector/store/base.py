@@ -91,6 +91,30 @@ class RoutingEntry:
     reason: str
 
 
+@dataclass(slots=True)
+class FundsSnapshot:
+    """One reading of a Filecoin Pay account, stored as a point of measurement `funds`.
+
+    Tags: `network`, `payer`, `token`. Amounts are in whole token units (the
+    poller divides the contract's base units by 10**decimals, 18 for USDFC).
+    `lockup_rate` is the amount the account's rails lock per epoch (30 s).
+    `lockup_last_settled_at` and `current_epoch` are chain epochs read in the
+    same poll. `runway_days` is derived from the others when the point is
+    written, so InfluxQL users can chart it without the formula.
+    """
+
+    time_ms: int
+    network: str
+    payer: str
+    token: str
+    funds: float
+    lockup_current: float
+    lockup_rate: float
+    lockup_last_settled_at: int
+    current_epoch: int
+    runway_days: float | None
+
+
 class Store(Protocol):
     """What every store backend offers the probe runner and the API."""
 
@@ -121,5 +145,20 @@ class Store(Protocol):
 
     async def routing(self) -> list[RoutingEntry]:
         """Return the latest routing state per provider."""
+
+    async def record_alert(self, event: AlertEvent) -> None:
+        """Write one point of measurement `alert`."""
+
+    async def record_routing(self, time_ms: int, entry: RoutingEntry) -> None:
+        """Write one point of measurement `routing` (a ban or unban action)."""
+
+    async def record_funds(self, snapshot: FundsSnapshot) -> None:
+        """Write one point of measurement `funds`."""
+
+    async def latest_funds(self) -> list[FundsSnapshot]:
+        """Return the newest snapshot per (network, payer, token), sorted by them."""
+
+    async def funds_history(self, since_ms: int, until_ms: int) -> list[FundsSnapshot]:
+        """Return every snapshot in the window, by (network, payer, token, time)."""
 
     async def close(self) -> None: ...

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from collector.stats import percentile
 from collector.store.base import (
     AlertEvent,
+    FundsSnapshot,
     HeatmapCell,
     PulsePoint,
     QueryFilter,
@@ -63,7 +64,26 @@ CREATE TABLE IF NOT EXISTS routing (
     state TEXT NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS funds (
+    time_ms INTEGER NOT NULL,
+    network TEXT NOT NULL,
+    payer TEXT NOT NULL,
+    token TEXT NOT NULL,
+    funds REAL NOT NULL,
+    lockup_current REAL NOT NULL,
+    lockup_rate REAL NOT NULL,
+    lockup_last_settled_at INTEGER NOT NULL,
+    current_epoch INTEGER NOT NULL,
+    runway_days REAL,
+    PRIMARY KEY (network, payer, token, time_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS funds_time ON funds (time_ms);
 """
+
+FUNDS_COLUMNS = (
+    "time_ms, network, payer, token, funds, lockup_current, lockup_rate,"
+    " lockup_last_settled_at, current_epoch, runway_days"
+)
 
 
 def _where(since_ms: int, until_ms: int, where: QueryFilter) -> tuple[str, list[Any]]:
@@ -187,6 +207,54 @@ class SQLiteStore:
                 )
 
         await self._run(insert)
+
+    async def record_funds(self, snapshot: FundsSnapshot) -> None:
+        values = (
+            snapshot.time_ms,
+            snapshot.network,
+            snapshot.payer,
+            snapshot.token,
+            snapshot.funds,
+            snapshot.lockup_current,
+            snapshot.lockup_rate,
+            snapshot.lockup_last_settled_at,
+            snapshot.current_epoch,
+            snapshot.runway_days,
+        )
+
+        def insert(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute(
+                    f"INSERT OR REPLACE INTO funds ({FUNDS_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+
+        await self._run(insert)
+
+    async def latest_funds(self) -> list[FundsSnapshot]:
+        def query(connection: sqlite3.Connection) -> list[FundsSnapshot]:
+            rows = connection.execute(
+                f"SELECT {FUNDS_COLUMNS} FROM funds AS f WHERE time_ms = ("
+                " SELECT max(time_ms) FROM funds WHERE network = f.network"
+                " AND payer = f.payer AND token = f.token)"
+                " ORDER BY network, payer, token"
+            ).fetchall()
+            return [FundsSnapshot(*row) for row in rows]
+
+        return await self._run(query)
+
+    async def funds_history(self, since_ms: int, until_ms: int) -> list[FundsSnapshot]:
+        def query(connection: sqlite3.Connection) -> list[FundsSnapshot]:
+            rows = connection.execute(
+                f"SELECT {FUNDS_COLUMNS} FROM funds"
+                " WHERE time_ms >= ? AND time_ms < ?"
+                " ORDER BY network, payer, token, time_ms",
+                (since_ms, until_ms),
+            ).fetchall()
+            return [FundsSnapshot(*row) for row in rows]
+
+        return await self._run(query)
 
     async def heatmap(
         self, since_ms: int, until_ms: int, stat: Stat
