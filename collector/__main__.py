@@ -1,0 +1,5 @@
+"""Allow `python -m collector` as well as the `beamwatch` script."""
+
+from collector.cli import main
+
+main()
