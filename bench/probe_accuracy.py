@@ -1,0 +1,217 @@
+"""Compare beamwatch's phase timings with curl's on the same loopback servers.
+
+    /work/venv/bin/python bench/probe_accuracy.py --repetitions 20
+
+Each case runs curl and beamwatch back to back, in alternating order, against
+the same URL, N times. Per phase it prints the median of the paired
+differences (beamwatch minus curl) and the median of their absolute values.
+curl's `-w` timings are the reference: `time_starttransfer` for TTFB,
+`time_connect - time_namelookup` for TCP connect, `time_appconnect -
+time_connect` for TLS and `time_total` for total. Both clients open a fresh
+connection for every request and skip certificate checks on the self-signed
+TLS origin.
+
+The aiohttp origin runs in its own process, so the prober's event loop never
+serves the requests it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from aiohttp import web  # noqa: E402
+
+from collector.demo import create_demo_app  # noqa: E402
+from probe.http import ProbeClient  # noqa: E402
+from probe.models import Target  # noqa: E402
+from tests.probe.certs import make_self_signed  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    free_port,
+    run_nginx,
+    stop_process,
+    wait_for_port,
+)
+
+PHASES = ("connect_ms", "tls_ms", "ttfb_ms", "total_ms")
+CURL_FORMAT = (
+    "%{time_namelookup} %{time_connect} %{time_appconnect}"
+    " %{time_starttransfer} %{time_total}"
+)
+Timings = dict[str, float | None]
+
+
+async def body_delayed(request: web.Request) -> web.StreamResponse:
+    """Send the headers at once, then the 1 KiB body after `ms` milliseconds."""
+    delay_ms = int(request.match_info["ms"])
+    response = web.StreamResponse()
+    response.content_length = 1024
+    await response.prepare(request)
+    await asyncio.sleep(delay_ms / 1000)
+    await response.write(b"b" * 1024)
+    await response.write_eof()
+    return response
+
+
+def serve_origin(port: int, cert: str | None, key: str | None) -> None:
+    app = create_demo_app()
+    app.router.add_get("/body-delay/{ms}", body_delayed)
+    context = None
+    if cert is not None and key is not None:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ssl_context=context,
+        print=None,
+        access_log=None,
+    )
+
+
+@contextlib.contextmanager
+def run_origin(tls_dir: Path | None = None) -> Iterator[str]:
+    """Run the aiohttp origin in a child process; yield its base URL."""
+    port = free_port()
+    cert = key = None
+    if tls_dir is not None:
+        files = make_self_signed(tls_dir)
+        cert, key = str(files.cert), str(files.key)
+    process = multiprocessing.Process(
+        target=serve_origin, args=(port, cert, key), daemon=True
+    )
+    process.start()
+    try:
+        wait_for_port("127.0.0.1", port)
+        scheme = "https" if tls_dir is not None else "http"
+        yield f"{scheme}://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+def curl_timings(url: str) -> Timings:
+    output = subprocess.run(
+        ["curl", "-sk", "-o", "/dev/null", "-w", CURL_FORMAT, url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    lookup, connect, appconnect, starttransfer, total = map(float, output.split())
+    return {
+        "connect_ms": (connect - lookup) * 1000,
+        "tls_ms": (appconnect - connect) * 1000 if appconnect > 0 else None,
+        "ttfb_ms": starttransfer * 1000,
+        "total_ms": total * 1000,
+    }
+
+
+class BeamwatchProber:
+    """Runs ProbeClient in this process on its own event loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = ProbeClient()
+
+    def __call__(self, url: str) -> Timings:
+        target = Target(name="bench", provider="bench", url=url, verify_tls=False)
+        measurement = self._loop.run_until_complete(self._client.probe(target))
+        if not measurement.ok:
+            raise RuntimeError(f"beamwatch probe of {url} failed: {measurement.error}")
+        return {phase: getattr(measurement, phase) for phase in PHASES}
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.close())
+        self._loop.close()
+
+
+@dataclass
+class Case:
+    name: str
+    url: str
+
+
+def compare(
+    case: Case,
+    probers: dict[str, Callable[[str], Timings]],
+    repetitions: int,
+) -> dict[str, dict[str, list[float]]]:
+    """Return, per prober and phase, the paired differences from curl in ms."""
+    differences: dict[str, dict[str, list[float]]] = {
+        name: {phase: [] for phase in PHASES} for name in probers
+    }
+    # One unmeasured round warms the page cache, the origin and the prober.
+    curl_timings(case.url)
+    for prober in probers.values():
+        prober(case.url)
+    for repetition in range(repetitions):
+        names = list(probers)
+        if repetition % 2:
+            names.reverse()
+        reference = curl_timings(case.url)
+        for name in names:
+            measured = probers[name](case.url)
+            for phase in PHASES:
+                ours, theirs = measured.get(phase), reference[phase]
+                if ours is not None and theirs is not None:
+                    differences[name][phase].append(ours - theirs)
+    return differences
+
+
+def report(case: Case, differences: dict[str, dict[str, list[float]]]) -> None:
+    print(f"\n{case.name}: {case.url}")
+    print(f"  {'prober':<12}{'phase':<12}{'n':>4}{'median d':>11}{'median |d|':>12}")
+    for prober, by_phase in differences.items():
+        for phase, values in by_phase.items():
+            if not values:
+                continue
+            median = statistics.median(values)
+            median_abs = statistics.median(abs(value) for value in values)
+            print(
+                f"  {prober:<12}{phase:<12}{len(values):>4}"
+                f"{median:>+9.3f}ms{median_abs:>10.3f}ms"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repetitions", type=int, default=20)
+    args = parser.parse_args()
+
+    beamwatch = BeamwatchProber()
+    probers: dict[str, Callable[[str], Timings]] = {"beamwatch": beamwatch}
+    with (
+        tempfile.TemporaryDirectory(prefix="beamwatch-bench-") as work,
+        run_nginx(Path(work) / "nginx") as nginx,
+        run_origin() as plain_origin,
+        run_origin(Path(work) / "tls") as tls_origin,
+    ):
+        cases = [
+            Case("nginx, plain HTTP", f"{nginx.base_url}/small.bin"),
+            Case("aiohttp, TLS", f"{tls_origin}/delay/0"),
+            Case("aiohttp, header delay 300 ms", f"{plain_origin}/delay/300"),
+            Case("aiohttp, body delay 200 ms", f"{plain_origin}/body-delay/200"),
+        ]
+        print(f"{args.repetitions} repetitions per case; d = prober - curl")
+        for case in cases:
+            report(case, compare(case, probers, args.repetitions))
+    beamwatch.close()
+
+
+if __name__ == "__main__":
+    main()
