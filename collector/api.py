@@ -1,117 +1,105 @@
 """The collector's HTTP API and the dashboard's static files, on aiohttp.
 
-Every error is JSON `{"error": "..."}` with a fitting status: 400 for a bad
-parameter (the message names it), 404 for an unknown path, 503 when the
-store cannot answer. The API stays up while the store is down.
+Answers of /api/metrics, /api/heatmap, /api/alerts and /api/routing are
+cached for `cache_ttl_s` and /api/costs for `costs_cache_ttl_s`, shared by all
+clients (see collector.cache). Errors follow collector.middleware. The routes
+and their parameter models are listed once, in `ROUTES`, which also feeds the
+OpenAPI description at /api/openapi.json.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from aiohttp.typedefs import Middleware
+from pydantic import SecretStr
 
 import dashboard
 from collector import __version__
+from collector.cache import TTLCache
+from collector.costs import costs_view
+from collector.middleware import cors_middleware, error_middleware, json_error
+from collector.openapi import Route, build_openapi
 from collector.params import (
     AlertsParams,
     HeatmapParams,
     MetricsParams,
-    Params,
+    NoParams,
+    parse_params,
     parse_window_ms,
     pulse_bucket_ms,
 )
+from collector.settings import ApiServerSettings
 from collector.store.base import HeatmapCell, Store, StoreUnavailable
+from collector.stream import StreamHub, serve_stream
 
 log = logging.getLogger(__name__)
 
-P = TypeVar("P", bound=Params)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 STORE_KEY = web.AppKey("store", Store)
 LAYOUT_KEY = web.AppKey("layout", dict)
+SETTINGS_KEY = web.AppKey("settings", ApiServerSettings)
+CACHE_KEY = web.AppKey("cache", TTLCache)
+HUB_KEY = web.AppKey("hub", StreamHub)
+OPENAPI_KEY = web.AppKey("openapi", bytes)
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self';"
-        " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
-        " base-uri 'none'; form-action 'none'"
-    ),
-}
-
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def parse_params(model: type[P], request: web.Request) -> P:
-    """Validate the query string against `model`; raise a 400 naming the parameter."""
-    query = dict(request.query)
-    if len(query) != len(request.query):
-        raise web.HTTPBadRequest(
-            text='{"error": "each query parameter may be given only once"}',
-            content_type="application/json",
-        )
-    try:
-        return model.model_validate(query)
-    except ValidationError as exc:
-        problems = []
-        for item in exc.errors():
-            name = ".".join(str(part) for part in item["loc"]) or "query"
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                allowed = ", ".join(model.model_fields)
-                message = f"unknown parameter; allowed: {allowed}"
-            problems.append(f"invalid query parameter {name!r}: {message}")
-        raise web.HTTPBadRequest(
-            text=web.json_response({"error": "; ".join(problems)}).text,
-            content_type="application/json",
-        ) from None
-
-
-@web.middleware
-async def error_middleware(
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except StoreUnavailable as exc:
-        log.warning("store unavailable for %s: %s", request.path, exc)
-        response = json_error(503, f"store unavailable: {exc}; retry shortly")
-    except web.HTTPException as exc:
-        if exc.content_type == "application/json" or not request.path.startswith(
-            "/api"
-        ):
-            raise
-        response = json_error(exc.status, exc.reason)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+# /api/costs reports this many days of daily spend.
+COSTS_HISTORY_MS = 30 * 86_400_000
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def json_body(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def json_bytes_response(
+    body: bytes, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+async def cached(
+    request: web.Request, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]]
+) -> web.Response:
+    """Answer from the shared cache, running `load` at most once per key per TTL."""
+
+    async def encode() -> bytes:
+        return json_body(await load())
+
+    ttl_s = request.app[SETTINGS_KEY].cache_ttl_s
+    return json_bytes_response(await request.app[CACHE_KEY].get(key, ttl_s, encode))
+
+
 async def health(request: web.Request) -> web.Response:
+    parse_params(NoParams, request)
     store = request.app[STORE_KEY]
-    body: dict[str, Any] = {"version": __version__, "store": store.name}
+    body: dict[str, Any] = {
+        "version": __version__,
+        "store": store.name,
+        "store_reachable": False,
+        "stream_clients": request.app[HUB_KEY].client_count,
+        "cache": request.app[CACHE_KEY].stats.to_dict(),
+    }
     try:
         await store.ping()
         latest = await store.latest_by_region()
     except StoreUnavailable as exc:
+        log.warning("health check: store unavailable: %s", exc)
         body.update(status="unavailable", error=f"store unavailable: {exc}")
         return web.json_response(body, status=503)
     current = now_ms()
     body["status"] = "ok"
+    body["store_reachable"] = True
+    body["last_point_ms"] = dict(sorted(latest.items()))
     body["last_point_age_s"] = {
         region: round((current - latest_ms) / 1000, 1)
         for region, latest_ms in sorted(latest.items())
@@ -122,24 +110,25 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     params = parse_params(MetricsParams, request)
     store = request.app[STORE_KEY]
-    until_ms = now_ms()
-    since_ms = until_ms - params.window_ms
-    bucket_ms = pulse_bucket_ms(params.window_ms)
-    points = await store.pulse(since_ms, until_ms, bucket_ms, params.where)
-    summary = await store.summary(since_ms, until_ms, params.where)
 
-    series: dict[str, list[dict[str, Any]]] = {}
-    for point in points:
-        series.setdefault(point.region, []).append(
-            {
-                "time_ms": point.time_ms,
-                "p50_ms": point.p50_ms,
-                "p95_ms": point.p95_ms,
-                "count": point.count,
-            }
-        )
-    return web.json_response(
-        {
+    async def load() -> dict[str, Any]:
+        until_ms = now_ms()
+        since_ms = until_ms - params.window_ms
+        bucket_ms = pulse_bucket_ms(params.window_ms)
+        points = await store.pulse(since_ms, until_ms, bucket_ms, params.where)
+        summary = await store.summary(since_ms, until_ms, params.where)
+
+        series: dict[str, list[dict[str, Any]]] = {}
+        for point in points:
+            series.setdefault(point.region, []).append(
+                {
+                    "time_ms": point.time_ms,
+                    "p50_ms": point.p50_ms,
+                    "p95_ms": point.p95_ms,
+                    "count": point.count,
+                }
+            )
+        return {
             "window": params.window,
             "since_ms": since_ms,
             "until_ms": until_ms,
@@ -154,7 +143,9 @@ async def metrics(request: web.Request) -> web.Response:
                 "by_outcome": summary.by_outcome,
             },
         }
-    )
+
+    key = ("metrics", params.window, params.region, params.provider, params.target)
+    return await cached(request, key, load)
 
 
 def fill_heatmap(
@@ -172,32 +163,116 @@ def fill_heatmap(
 
 async def heatmap(request: web.Request) -> web.Response:
     params = parse_params(HeatmapParams, request)
-    until_ms = now_ms()
-    cells = await request.app[STORE_KEY].heatmap(
-        until_ms - params.window_ms, until_ms, params.stat
-    )
-    cells = fill_heatmap(cells, request.app[LAYOUT_KEY])
-    return web.json_response(
-        {
+    store = request.app[STORE_KEY]
+    layout = request.app[LAYOUT_KEY]
+
+    async def load() -> dict[str, Any]:
+        until_ms = now_ms()
+        cells = await store.heatmap(until_ms - params.window_ms, until_ms, params.stat)
+        cells = fill_heatmap(cells, layout)
+        return {
             "window": params.window,
             "stat": params.stat.value,
+            "until_ms": until_ms,
             "regions": sorted({cell.region for cell in cells}),
             "providers": sorted({cell.provider for cell in cells}),
             "cells": [asdict(cell) for cell in cells],
         }
-    )
+
+    return await cached(request, ("heatmap", params.window, params.stat.value), load)
 
 
 async def alerts(request: web.Request) -> web.Response:
     params = parse_params(AlertsParams, request)
-    since_ms = now_ms() - parse_window_ms(params.since)
-    events = await request.app[STORE_KEY].alerts(since_ms, params.limit)
-    return web.json_response({"alerts": [asdict(event) for event in events]})
+    store = request.app[STORE_KEY]
+
+    async def load() -> dict[str, Any]:
+        since_ms = now_ms() - parse_window_ms(params.since)
+        events = await store.alerts(since_ms, params.limit)
+        return {"alerts": [asdict(event) for event in events]}
+
+    return await cached(request, ("alerts", params.since, params.limit), load)
 
 
 async def routing(request: web.Request) -> web.Response:
-    entries = await request.app[STORE_KEY].routing()
-    return web.json_response({"routes": [asdict(entry) for entry in entries]})
+    parse_params(NoParams, request)
+    store = request.app[STORE_KEY]
+
+    async def load() -> dict[str, Any]:
+        entries = await store.routing()
+        return {"routes": [asdict(entry) for entry in entries]}
+
+    return await cached(request, ("routing",), load)
+
+
+def check_bearer_token(request: web.Request, token: SecretStr | None) -> None:
+    """Raise 503 when no token is configured and 401 unless the request carries it."""
+    if token is None:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps(
+                {
+                    "error": "/api/costs is disabled because no API token is set;"
+                    " set BEAMWATCH_API_TOKEN or `token` in the [api] table"
+                }
+            ),
+            content_type="application/json",
+        )
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="beamwatch"'}
+    if scheme.lower() != "bearer" or not presented.strip():
+        log.info("rejected %s from %s: no bearer token", request.path, request.remote)
+        raise web.HTTPUnauthorized(
+            text=json.dumps(
+                {"error": "missing bearer token; send Authorization: Bearer <token>"}
+            ),
+            content_type="application/json",
+            headers=challenge,
+        )
+    expected = token.get_secret_value().encode()
+    if not hmac.compare_digest(presented.strip().encode(), expected):
+        log.info("rejected %s from %s: wrong token", request.path, request.remote)
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "invalid bearer token; check the API token"}),
+            content_type="application/json",
+            headers=challenge,
+        )
+
+
+async def costs(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    check_bearer_token(request, settings.token)
+    parse_params(NoParams, request)
+    store = request.app[STORE_KEY]
+
+    async def load() -> bytes:
+        current_ms = now_ms()
+        latest = await store.latest_funds()
+        history = await store.funds_history(current_ms - COSTS_HISTORY_MS, current_ms)
+        view = costs_view(latest, history, current_ms, settings.runway_warning_days)
+        return json_body(view)
+
+    body = await request.app[CACHE_KEY].get(
+        ("costs",), settings.costs_cache_ttl_s, load
+    )
+    return json_bytes_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    parse_params(NoParams, request)
+    settings = request.app[SETTINGS_KEY]
+    hub = request.app[HUB_KEY]
+    if hub.client_count >= settings.max_stream_clients:
+        log.warning("rejected a live stream: %d clients open", hub.client_count)
+        return json_error(
+            503,
+            f"too many live streams open ({hub.client_count}); retry later, or raise"
+            " max_stream_clients",
+        )
+    return await serve_stream(request, hub, settings.stream_keepalive_s)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_bytes_response(request.app[OPENAPI_KEY])
 
 
 async def index(_request: web.Request) -> web.FileResponse:
@@ -205,26 +280,66 @@ async def index(_request: web.Request) -> web.FileResponse:
 
 
 async def not_found(request: web.Request) -> web.Response:
-    return json_error(404, f"no API endpoint at {request.path}; see /api/health")
+    return json_error(404, f"no API endpoint at {request.path}; see /api/openapi.json")
+
+
+ROUTES = (
+    Route("/api/health", health, NoParams, "Store reachability and data age"),
+    Route("/api/metrics", metrics, MetricsParams, "Pulse series and summary"),
+    Route("/api/heatmap", heatmap, HeatmapParams, "Region x provider statistic"),
+    Route("/api/costs", costs, NoParams, "Funds and runway", auth=True),
+    Route("/api/alerts", alerts, AlertsParams, "Alert history, newest first"),
+    Route("/api/routing", routing, NoParams, "Current routing table"),
+    Route("/api/stream", stream, NoParams, "Live updates (server-sent events)"),
+    Route("/api/openapi.json", openapi, NoParams, "This description"),
+)
 
 
 def create_app(
-    store: Store, *, layout: dict[str, set[str]] | None = None
+    store: Store,
+    *,
+    layout: dict[str, set[str]] | None = None,
+    settings: ApiServerSettings | None = None,
 ) -> web.Application:
     """Build the API app around `store`.
 
     `layout` maps each configured region to its providers, so the heatmap can
-    show cells that have no data yet.
+    show cells that have no data yet. `settings` defaults to the environment
+    (BEAMWATCH_API_*) over built-in defaults.
     """
-    app = web.Application(middlewares=[error_middleware])
+    settings = settings or ApiServerSettings()
+    middlewares: list[Middleware] = [error_middleware]
+    if settings.cors_origins:
+        middlewares.insert(0, cors_middleware(settings.cors_origins))
+    app = web.Application(middlewares=middlewares)
+    cache = TTLCache()
     app[STORE_KEY] = store
     app[LAYOUT_KEY] = layout or {}
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/metrics", metrics)
-    app.router.add_get("/api/heatmap", heatmap)
-    app.router.add_get("/api/alerts", alerts)
-    app.router.add_get("/api/routing", routing)
+    app[SETTINGS_KEY] = settings
+    app[CACHE_KEY] = cache
+    app[HUB_KEY] = StreamHub(
+        store,
+        poll_s=settings.stream_poll_s,
+        now_ms=now_ms,
+        on_new_points=lambda: cache.invalidate(("metrics", "heatmap")),
+        on_new_alerts=lambda: cache.invalidate(("alerts", "routing")),
+    )
+    app[OPENAPI_KEY] = json_body(build_openapi(ROUTES, __version__))
+
+    for route in ROUTES:
+        app.router.add_get(route.path, route.handler)
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     app.router.add_get("/", index)
     app.router.add_static("/static/", dashboard.STATIC_DIR, show_index=False)
+
+    async def start_hub(app: web.Application) -> None:
+        app[HUB_KEY].start()
+
+    async def stop_hub(app: web.Application) -> None:
+        # On shutdown, not cleanup: open streams must end before the runner
+        # waits for handlers to finish.
+        await app[HUB_KEY].stop()
+
+    app.on_startup.append(start_hub)
+    app.on_shutdown.append(stop_hub)
     return app

@@ -1,10 +1,17 @@
-"""Query parameters of the API, validated at the edge with pydantic."""
+"""Query parameters of the API, validated at the edge with pydantic.
+
+`parse_params` turns every validation problem into a 400 whose message names
+the parameter and says what is accepted.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from collector.store.base import QueryFilter, Stat
 from probe.models import TAG_VALUE_PATTERN
@@ -42,6 +49,40 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+P = TypeVar("P", bound=Params)
+
+
+def bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": message}), content_type="application/json"
+    )
+
+
+def parse_params(model: type[P], request: web.Request) -> P:
+    """Validate the query string against `model`; raise a 400 naming the parameter."""
+    query = dict(request.query)
+    if len(query) != len(request.query):
+        repeated = sorted(
+            {k for k in request.query if len(request.query.getall(k)) > 1}
+        )
+        raise bad_request(
+            f"query parameter {', '.join(map(repr, repeated))} is given more than"
+            " once; give each parameter once"
+        )
+    try:
+        return model.model_validate(query)
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors():
+            name = ".".join(str(part) for part in item["loc"]) or "query"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                allowed = ", ".join(model.model_fields) or "none"
+                message = f"unknown parameter; allowed: {allowed}"
+            problems.append(f"invalid query parameter {name!r}: {message}")
+        raise bad_request("; ".join(problems)) from None
+
+
 class TagFilterParams(Params):
     window: str = "1h"
     region: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
@@ -67,6 +108,10 @@ class TagFilterParams(Params):
 
 class MetricsParams(TagFilterParams):
     pass
+
+
+class NoParams(Params):
+    """Endpoints that take no query parameters still reject unknown ones."""
 
 
 class HeatmapParams(Params):
