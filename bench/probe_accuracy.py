@@ -41,7 +41,6 @@ from tests.probe.certs import make_self_signed  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     free_port,
     run_nginx,
-    stop_process,
     wait_for_port,
 )
 

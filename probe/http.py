@@ -3,24 +3,34 @@
 A slow, refused, broken or lying target is an outcome, never an exception.
 Each probe opens a fresh connection and resolves the name again, so every
 measurement includes DNS, TCP and TLS the way a first-time client sees them.
+The moments themselves are stamped at the socket (see `probe.stamping`) and
+turned into phases by `probe.timing.phases`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
-import re
 import socket
 import ssl
 import time
 from collections.abc import Callable
 
 import aiohttp
+from yarl import URL
 
-from probe.filbeam import describe_status
-from probe.models import Checks, Measurement, Outcome, Target
-from probe.timing import PhaseStamps, build_trace_config, phases
+from probe.checks import judge
+from probe.models import Measurement, Outcome, Target
+from probe.stamping import (
+    ACTIVE_PROBE,
+    ActiveProbe,
+    stamping_connector,
+    stamping_ssl_context,
+)
+from probe.timing import PhaseStamps, RedirectLoopError, build_trace_config, phases
+from probe.tlscert import days_left, fetch_not_after
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +38,9 @@ USER_AGENT = "beamwatch-probe/0.1"
 READ_CHUNK_BYTES = 64 * 1024
 # Error texts are fields, kept short so a flood of failures stays cheap to store.
 MAX_ERROR_CHARS = 300
+FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+Body = tuple[bytearray, "hashlib._Hash | None"]
 
 
 class ProbeClient:
@@ -40,6 +53,8 @@ class ProbeClient:
     def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._sessions: dict[socket.AddressFamily, aiohttp.ClientSession] = {}
+        self._ssl_verified = stamping_ssl_context(verify=True)
+        self._ssl_unverified = stamping_ssl_context(verify=False)
 
     async def __aenter__(self) -> ProbeClient:
         return self
@@ -55,25 +70,18 @@ class ProbeClient:
     def _session(self, family: socket.AddressFamily) -> aiohttp.ClientSession:
         session = self._sessions.get(family)
         if session is None:
-            connector = aiohttp.TCPConnector(
-                force_close=True, use_dns_cache=False, family=family, limit=0
-            )
             session = aiohttp.ClientSession(
-                connector=connector,
+                connector=stamping_connector(family),
                 trace_configs=[build_trace_config(self._clock)],
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=True,
+                timeout=aiohttp.ClientTimeout(total=None),
             )
             self._sessions[family] = session
         return session
 
     async def probe(self, target: Target) -> Measurement:
         """Probe `target` once, within its timeout, and return what happened."""
-        family = {4: socket.AF_INET, 6: socket.AF_INET6}.get(
-            target.ip_version or 0, socket.AF_UNSPEC
-        )
-        session = self._session(family)
-        stamps = PhaseStamps()
         measurement = Measurement(
             time_ms=int(time.time() * 1000),
             target=target.name,
@@ -82,44 +90,58 @@ class ProbeClient:
             network=target.resolved_network.value,
             outcome=Outcome.OK,
         )
+        url = URL(target.resolved_url)
+        family_error = _family_mismatch(url, target)
+        if family_error is not None:
+            measurement.outcome = Outcome.CONNECT_ERROR
+            measurement.error = family_error
+            return measurement
+
+        stamps = PhaseStamps()
+        family = FAMILIES.get(target.ip_version or 0, socket.AF_UNSPEC)
+        session = self._session(family)
+        token = ACTIVE_PROBE.set(ActiveProbe(stamps, self._clock, 0))
         stamps.request_start = self._clock()
-        body: tuple[bytearray, hashlib._Hash | None] | None = None
+        body: Body | None = None
         try:
             async with asyncio.timeout(target.timeout_s):
                 body = await self._retrieve(session, target, stamps, measurement)
-        except TimeoutError:
+        except TimeoutError as exc:
             measurement.outcome = Outcome.TIMEOUT
+            measurement.error = _timeout_text(exc, target, stamps)
+        except aiohttp.TooManyRedirects as exc:
+            measurement.outcome = Outcome.TOO_MANY_REDIRECTS
             measurement.error = (
-                f"timed out after {target.timeout_s:g} s"
-                f" during {_phase_reached(stamps)}"
+                exc.message
+                if isinstance(exc, RedirectLoopError)
+                else f"more than max_redirects={target.max_redirects} redirects"
             )
-        except aiohttp.TooManyRedirects:
-            measurement.outcome = Outcome.PROTOCOL_ERROR
-            measurement.error = f"more than {target.max_redirects} redirects"
         except aiohttp.ClientConnectorDNSError as exc:
             measurement.outcome = Outcome.DNS_ERROR
             measurement.error = _error_text(exc)
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             measurement.outcome = Outcome.TLS_ERROR
             measurement.error = _error_text(exc)
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError) and exc.port:
+                remaining_s = target.timeout_s - (self._clock() - stamps.request_start)
+                stamps.tls_not_after = await fetch_not_after(
+                    exc.host, exc.port, exc.host, max(remaining_s, 0.1)
+                )
         except aiohttp.ClientConnectorError as exc:
             measurement.outcome = Outcome.CONNECT_ERROR
             measurement.error = _error_text(exc)
-        except (aiohttp.ClientError, ssl.SSLError, ValueError) as exc:
+        except ssl.SSLError as exc:
+            measurement.outcome = Outcome.TLS_ERROR
+            measurement.error = _error_text(exc)
+        except (aiohttp.ClientError, ValueError) as exc:
             measurement.outcome = Outcome.PROTOCOL_ERROR
             measurement.error = _error_text(exc)
+        finally:
+            ACTIVE_PROBE.reset(token)
 
-        derived = phases(stamps, self._clock())
-        measurement.dns_ms = derived.dns_ms
-        measurement.connect_ms = derived.connect_ms
-        measurement.tls_ms = derived.tls_ms
-        measurement.ttfb_ms = derived.ttfb_ms
-        measurement.download_ms = derived.download_ms
-        measurement.total_ms = derived.total_ms
-        measurement.redirects = stamps.redirects
-        measurement.connection_reused = stamps.connection_reused
+        _record_stamps(measurement, stamps, self._clock())
         if body is not None:
-            _judge(target, measurement, *body)
+            judge(target, measurement, *body)
         return measurement
 
     async def _retrieve(
@@ -128,17 +150,24 @@ class ProbeClient:
         target: Target,
         stamps: PhaseStamps,
         measurement: Measurement,
-    ) -> tuple[bytearray, hashlib._Hash | None] | None:
+    ) -> Body | None:
         """Fetch the response, counting the body; return what the checks need.
 
         Returns None when the body went over `max_bytes`; the outcome says so.
         """
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=target.connect_timeout_s,
+            sock_read=target.read_timeout_s,
+        )
+        ssl_context = self._ssl_verified if target.verify_tls else self._ssl_unverified
         async with session.get(
             target.resolved_url,
             trace_request_ctx=stamps,
             max_redirects=target.max_redirects,
             allow_redirects=target.max_redirects > 0,
-            ssl=target.verify_tls,
+            ssl=ssl_context,
+            timeout=timeout,
         ) as response:
             stamps.headers_received = self._clock()
             measurement.status_code = response.status
@@ -147,11 +176,6 @@ class ProbeClient:
                 measurement.http_version = f"{version.major}.{version.minor}"
             measurement.data_set_id = response.headers.get("X-Data-Set-ID")
             measurement.cf_ray = response.headers.get("cf-ray")
-            peer = response.connection.transport if response.connection else None
-            if peer is not None:
-                address = peer.get_extra_info("peername")
-                if address:
-                    measurement.remote_ip = str(address[0])
 
             digest = hashlib.sha256() if target.checks.sha256 else None
             keep_body = bool(target.checks.body_contains or target.checks.body_regex)
@@ -173,73 +197,63 @@ class ProbeClient:
         return kept, digest
 
 
-def _judge(
-    target: Target,
-    measurement: Measurement,
-    body: bytearray,
-    digest: hashlib._Hash | None,
+def _record_stamps(
+    measurement: Measurement, stamps: PhaseStamps, finished: float
 ) -> None:
-    """Set the outcome from the status code and the target's checks."""
-    status = measurement.status_code
-    checks: Checks = target.checks
-    assert status is not None
-    if checks.status_codes:
-        if status not in checks.status_codes:
-            measurement.outcome = Outcome.ASSERTION_FAILED
-            measurement.error = (
-                f"status {status} is not one of {list(checks.status_codes)}"
-            )
-            return
-    elif status >= 400:
-        measurement.outcome = Outcome.HTTP_ERROR
-        measurement.error = describe_status(status)
-        return
-
-    failure = _check_body(checks, measurement, body, digest)
-    if failure is not None:
-        measurement.outcome = Outcome.ASSERTION_FAILED
-        measurement.error = failure
+    derived = phases(stamps, finished)
+    measurement.dns_ms = derived.dns_ms
+    measurement.connect_ms = derived.connect_ms
+    measurement.tls_ms = derived.tls_ms
+    measurement.ttfb_ms = derived.ttfb_ms
+    measurement.download_ms = derived.download_ms
+    measurement.total_ms = derived.total_ms
+    measurement.redirects = stamps.redirects
+    measurement.connection_reused = stamps.connection_reused
+    measurement.remote_ip = stamps.remote_ip
+    measurement.tls_cert_expiry_days = days_left(stamps.tls_not_after)
 
 
-def _check_body(
-    checks: Checks,
-    measurement: Measurement,
-    body: bytearray,
-    digest: hashlib._Hash | None,
-) -> str | None:
-    size = measurement.bytes
-    if checks.min_bytes is not None and size < checks.min_bytes:
-        return f"body has {size} bytes, fewer than min_bytes={checks.min_bytes}"
-    if checks.body_contains is not None and checks.body_contains.encode() not in body:
-        return f"body does not contain {checks.body_contains!r}"
-    if checks.body_regex is not None:
-        text = body.decode("utf-8", errors="replace")
-        if re.search(checks.body_regex, text) is None:
-            return f"body does not match regular expression {checks.body_regex!r}"
-    if digest is not None and checks.sha256 is not None:
-        actual = digest.hexdigest()
-        if actual != checks.sha256.lower():
-            return f"body SHA-256 is {actual}, expected {checks.sha256}"
-    ttfb_ms = measurement.ttfb_ms
-    limit_ms = checks.max_ttfb_ms
-    if limit_ms is not None and ttfb_ms is not None and ttfb_ms > limit_ms:
-        return f"TTFB {ttfb_ms:.1f} ms exceeds max_ttfb_ms={limit_ms:g}"
-    return None
+def _family_mismatch(url: URL, target: Target) -> str | None:
+    """Describe an IP literal that the target's ip_version rules out."""
+    if target.ip_version is None or url.host is None:
+        return None
+    try:
+        address = ipaddress.ip_address(url.host)
+    except ValueError:
+        return None
+    if address.version == target.ip_version:
+        return None
+    return (
+        f"{url.host} is an IPv{address.version} address but ip_version is"
+        f" {target.ip_version}; drop the IP version or use an IPv"
+        f"{target.ip_version} address"
+    )
 
 
-def _phase_reached(stamps: PhaseStamps) -> str:
-    """Name the phase that was running when a deadline ran out."""
+def phase_reached(stamps: PhaseStamps) -> str:
+    """Name the schema phase that was running when a deadline ran out."""
     if stamps.headers_received is not None:
         return "download"
     if stamps.headers_sent is not None:
-        return "wait for first byte"
-    if stamps.connect_end is not None or stamps.connection_reused:
+        return "ttfb"
+    if stamps.tls_end is not None or stamps.connect_end is not None:
         return "send request"
     if stamps.tls_start is not None:
-        return "TLS handshake"
-    if stamps.dns_end is not None or stamps.connect_start is not None:
+        return "tls"
+    if stamps.dns_end is not None or stamps.tcp_start is not None:
         return "connect"
-    return "DNS lookup"
+    return "dns"
+
+
+def _timeout_text(exc: TimeoutError, target: Target, stamps: PhaseStamps) -> str:
+    phase = phase_reached(stamps)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        limit = f"connect_timeout_s={target.connect_timeout_s:g}"
+    elif isinstance(exc, aiohttp.SocketTimeoutError):
+        limit = f"read_timeout_s={target.read_timeout_s:g}"
+    else:
+        limit = f"timeout_s={target.timeout_s:g}"
+    return f"timed out in the {phase} phase after {limit}"
 
 
 def _error_text(exc: BaseException) -> str:

@@ -31,6 +31,8 @@ class Outcome(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     ASSERTION_FAILED = "assertion_failed"
     BODY_TOO_LARGE = "body_too_large"
+    # More redirects than the target's max_redirects, or a redirect loop.
+    TOO_MANY_REDIRECTS = "too_many_redirects"
 
 
 class Checks(BaseModel):
@@ -72,7 +74,18 @@ class Target(BaseModel):
     filbeam: FilBeamRef | None = None
     network: Network | None = None
     interval_s: float = Field(default=60.0, gt=0, le=86_400)
-    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="deadline for the whole probe"
+    )
+    connect_timeout_s: float | None = Field(
+        default=None, gt=0, le=600, description="limit on the TCP connect alone"
+    )
+    read_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=600,
+        description="limit on each wait for response bytes, first byte included",
+    )
     max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=50)
     verify_tls: bool = True
@@ -113,6 +126,12 @@ class Measurement:
     """One probe attempt. Times are milliseconds; a phase not reached is None.
 
     `time_ms` is the Unix time in milliseconds when the attempt started.
+    `bytes` counts the response body as decoded: without chunked framing and
+    after gzip or deflate content encoding is undone, which is also what
+    `max_bytes` caps and what the body checks see. `connection_reused` is
+    True when no new connection was opened, and then `connect_ms` and
+    `tls_ms` are None. `tls_cert_expiry_days` is negative for an expired
+    certificate and is filled in even when verification failed.
     """
 
     time_ms: int
