@@ -7,6 +7,7 @@ port and data dir, so a test can take the database away and bring it back.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import shutil
@@ -49,6 +50,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   log-enabled = false
   suppress-write-log = true
   pprof-enabled = false
+  auth-enabled = {auth_enabled}
 
 [continuous_queries]
   enabled = false
@@ -58,16 +60,21 @@ bind-address = "127.0.0.1:{rpc_port}"
 class InfluxServer:
     """influxd 1.x on loopback; `url` stays the same across stop() and start()."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, *, auth: bool = False) -> None:
         self.work = work
         self.http_port = free_port()
         self.rpc_port = free_port()
         self.config_path = work / "influxdb.conf"
         self._process: subprocess.Popen[bytes] | None = None
+        # Sent as HTTP Basic auth with every query once set; see add_admin().
+        self.credentials: tuple[str, str] | None = None
         work.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
             INFLUXD_CONFIG.format(
-                work=work, http_port=self.http_port, rpc_port=self.rpc_port
+                work=work,
+                http_port=self.http_port,
+                rpc_port=self.rpc_port,
+                auth_enabled="true" if auth else "false",
             )
         )
 
@@ -118,9 +125,20 @@ class InfluxServer:
         form = urllib.parse.urlencode(
             {"q": statement, "db": database, "epoch": "ms"}
         ).encode()
-        with urllib.request.urlopen(f"{self.url}/query", data=form, timeout=30) as r:
+        request = urllib.request.Request(f"{self.url}/query", data=form)
+        if self.credentials is not None:
+            pair = base64.b64encode(":".join(self.credentials).encode()).decode()
+            request.add_header("Authorization", f"Basic {pair}")
+        with urllib.request.urlopen(request, timeout=30) as r:
             result: dict[str, Any] = json.load(r)
         return result
+
+    def add_admin(self, username: str, password: str) -> None:
+        """Create the first admin user, which influxd allows without credentials."""
+        self.query(
+            f"CREATE USER \"{username}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+        )
+        self.credentials = (username, password)
 
     def create_database(self, name: str) -> None:
         self.query(f'CREATE DATABASE "{name}"')
@@ -135,8 +153,8 @@ class InfluxServer:
 
 
 @contextlib.contextmanager
-def run_influxd(work: Path) -> Iterator[InfluxServer]:
-    server = InfluxServer(work)
+def run_influxd(work: Path, *, auth: bool = False) -> Iterator[InfluxServer]:
+    server = InfluxServer(work, auth=auth)
     server.start()
     try:
         yield server

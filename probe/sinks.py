@@ -1,0 +1,437 @@
+"""Sinks that write measurements to InfluxDB as line protocol, losing none.
+
+Errors form a small tree that decides retries:
+
+    WriteError                 the database did not take a batch
+    +-- TransientWriteError    connection error, timeout, 5xx, 429: retry later
+    +-- PermanentWriteError    any other 4xx: the same request fails again
+
+`BatchingSink` batches points, retries transient errors with tenacity
+(exponential backoff with jitter, or the server's Retry-After), and after the
+last attempt puts the batch in the `Spool`. Spooled batches are replayed oldest
+first before any new batch is written, so the database sees points in order.
+A replay may repeat points InfluxDB already stored (a timeout after a write
+that succeeded); InfluxDB identifies a point by series and timestamp, so the
+repeat overwrites it with the same values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from probe.lineprotocol import ProbeEncoder
+from probe.models import Measurement
+from probe.spool import FAILED, Spool
+
+log = logging.getLogger(__name__)
+
+# Database messages are cut to this length in logs and in the spool.
+MAX_MESSAGE_CHARS = 500
+
+
+class WriteError(Exception):
+    """The database did not take a batch. `status` is the HTTP status, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientWriteError(WriteError):
+    """A failure that may pass: the same batch can succeed later."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, status)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentWriteError(WriteError):
+    """The database rejected the batch; sending it again fails the same way."""
+
+
+def classify_response(
+    status: int, body: str, retry_after: str | None, endpoint: str
+) -> WriteError:
+    """Turn an HTTP error answer into the matching WriteError."""
+    message = error_message(body) or f"HTTP {status}"
+    text = f"{endpoint} answered {status}: {message}"
+    if status == 429 or status >= 500:
+        return TransientWriteError(text, status, parse_retry_after(retry_after))
+    return PermanentWriteError(text, status)
+
+
+def error_message(body: str) -> str:
+    """Return the `error` (1.x) or `message` (2.x) of a JSON error body, or the body."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return body.strip()[:MAX_MESSAGE_CHARS]
+    if isinstance(decoded, dict):
+        text = decoded.get("error") or decoded.get("message")
+        if isinstance(text, str):
+            return text[:MAX_MESSAGE_CHARS]
+    return body.strip()[:MAX_MESSAGE_CHARS]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Parse Retry-After as delay seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+class LineWriter(Protocol):
+    """Posts one body of newline-separated lines; raises a WriteError on failure."""
+
+    endpoint: str
+
+    async def write(self, body: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class V1Writer:
+    """Writes through `/write?db=&rp=&precision=ms` (1.x, and 2.x and 3.x compat).
+
+    Auth is HTTP Basic with `username` and `password`, or `Authorization:
+    Token` with `token`, or none.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        retention_policy: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.endpoint = f"{url.rstrip('/')}/write"
+        self._params = {"db": database, "precision": "ms"}
+        if retention_policy:
+            self._params["rp"] = retention_policy
+        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
+        elif username:
+            pair = f"{username}:{password or ''}".encode()
+            self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def write(self, body: str) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.post(
+                self.endpoint,
+                params=self._params,
+                data=body.encode(),
+                headers=self._headers,
+            ) as response:
+                if response.status in (200, 204):
+                    return
+                text = await response.text(errors="replace")
+                retry_after = response.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise TransientWriteError(f"{self.endpoint} failed: {reason}") from exc
+        raise classify_response(response.status, text, retry_after, self.endpoint)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class V2Writer:
+    """Writes through `/api/v2/write` with influxdb-client (2.x, Cloud, 3.x)."""
+
+    def __init__(
+        self,
+        url: str,
+        bucket: str,
+        *,
+        org: str | None = None,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.endpoint = f"{url.rstrip('/')}/api/v2/write"
+        self._url = url
+        self._bucket = bucket
+        self._org = org or "-"
+        self._token = token
+        self._timeout_ms = int(timeout_s * 1000)
+        self._client: Any = None
+        self._write_api: Any = None
+
+    async def write(self, body: str) -> None:
+        # Imported here so a v1-only deployment never loads the client.
+        from influxdb_client.client.exceptions import InfluxDBError
+        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+        from influxdb_client.domain.write_precision import WritePrecision
+
+        if self._client is None:
+            self._client = InfluxDBClientAsync(
+                self._url,
+                token=self._token or "",
+                org=self._org,
+                timeout=self._timeout_ms,
+            )
+            self._write_api = self._client.write_api()
+        try:
+            await self._write_api.write(
+                bucket=self._bucket,
+                org=self._org,
+                record=body,
+                write_precision=WritePrecision.MS,
+            )
+        except InfluxDBError as exc:
+            status = getattr(exc, "status", None) or getattr(
+                exc.response, "status", None
+            )
+            if status is None:
+                raise TransientWriteError(f"{self.endpoint} failed: {exc}") from exc
+            raise classify_response(
+                int(status), str(exc.message), exc.retry_after, self.endpoint
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise TransientWriteError(f"{self.endpoint} failed: {reason}") from exc
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _wait_for(
+    base: wait_random_exponential, max_wait_s: float
+) -> Callable[[RetryCallState], float]:
+    """Wait as the server's Retry-After asks, capped; else exponential with jitter."""
+
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, TransientWriteError) and error.retry_after_s is not None:
+            return min(error.retry_after_s, max_wait_s)
+        return float(base(state))
+
+    return wait
+
+
+class BatchingSink:
+    """A `MeasurementSink` for the probe runner that writes batches in the background.
+
+    Calling the sink encodes points and queues full batches; it waits only when
+    `max_queued_batches` batches are already waiting, which bounds memory while
+    the database is slow. Call `start()` first and `close()` last: `close()`
+    writes or spools everything still in memory. Points still in memory when
+    the process is killed are lost; everything handed to the spool is not.
+    """
+
+    def __init__(
+        self,
+        writer: LineWriter,
+        spool: Spool,
+        *,
+        batch_size: int = 5000,
+        flush_interval_s: float = 1.0,
+        retry_attempts: int = 5,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        max_queued_batches: int = 4,
+    ) -> None:
+        self._writer = writer
+        self._spool = spool
+        self._encoder = ProbeEncoder()
+        self._batch_size = batch_size
+        self._flush_interval_s = flush_interval_s
+        self._retry_attempts = retry_attempts
+        self._retry_wait = _wait_for(
+            wait_random_exponential(multiplier=retry_initial_s, max=retry_max_s),
+            retry_max_s,
+        )
+        self._buffer: list[str] = []
+        self._queue: asyncio.Queue[list[str]] = asyncio.Queue(max_queued_batches)
+        self._spool_has_pending = False
+        self._task: asyncio.Task[None] | None = None
+        self.written_points = 0
+        self.spooled_points = 0
+
+    async def start(self) -> None:
+        self._spool_has_pending = await asyncio.to_thread(self._spool.has_pending)
+        self._task = asyncio.create_task(self._deliver_forever(), name="influx-sink")
+
+    async def __call__(self, measurements: list[Measurement]) -> None:
+        self._buffer.extend(self._encoder.encode_batch(measurements))
+        while len(self._buffer) >= self._batch_size:
+            batch = self._buffer[: self._batch_size]
+            del self._buffer[: self._batch_size]
+            await self._queue.put(batch)
+
+    async def flush(self) -> None:
+        """Queue the partial batch; wait until every batch is written or spooled."""
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            await self._queue.put(batch)
+        await self._queue.join()
+
+    async def close(self) -> None:
+        """Flush, replay what the spool holds if the database answers, then stop."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.replay()
+        await self._writer.close()
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            from_queue = True
+            try:
+                batch = await asyncio.wait_for(
+                    self._queue.get(), timeout=self._flush_interval_s
+                )
+            except TimeoutError:
+                # Quiet moment: send the partial batch, or retry the spool.
+                if not self._buffer:
+                    if self._spool_has_pending:
+                        await self.replay()
+                    continue
+                batch, self._buffer = self._buffer, []
+                from_queue = False
+            try:
+                await self._deliver(batch)
+            except Exception:
+                # A bug here must not stop the sink; spool so the points survive.
+                log.exception("sink failed on a batch of %d points", len(batch))
+                await self._spool_batch(batch, "sink error; see the log", FAILED)
+            finally:
+                if from_queue:
+                    self._queue.task_done()
+
+    async def _deliver(self, batch: list[str]) -> None:
+        if self._spool_has_pending:
+            await self.replay()
+        if self._spool_has_pending:
+            # Older points wait in the spool; this batch queues behind them.
+            await self._spool_batch(batch, "queued behind spooled batches")
+            return
+        body = "\n".join(batch)
+        try:
+            await self._write_with_retries(body)
+        except TransientWriteError as exc:
+            log.warning(
+                "spooling %d points after %d attempts: %s",
+                len(batch),
+                self._retry_attempts,
+                exc,
+            )
+            await self._spool_batch(batch, str(exc))
+        except PermanentWriteError as exc:
+            log.error("database rejected %d points: %s", len(batch), exc)
+            await self._spool_batch(batch, str(exc), FAILED)
+        else:
+            self.written_points += len(batch)
+
+    async def _write_with_retries(self, body: str) -> None:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry_attempts),
+            wait=self._retry_wait,
+            retry=retry_if_exception_type(TransientWriteError),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._writer.write(body)
+
+    async def _spool_batch(
+        self, batch: list[str], reason: str, status: str = "pending"
+    ) -> None:
+        await asyncio.to_thread(
+            self._spool.put, "\n".join(batch), len(batch), status=status, error=reason
+        )
+        self.spooled_points += len(batch)
+        if status != FAILED:
+            self._spool_has_pending = True
+
+    async def replay(self) -> int:
+        """Write spooled batches oldest first until one fails; return points written.
+
+        One attempt per batch: a transient failure leaves the batch for the
+        next replay, a permanent one marks it failed and moves on.
+        """
+        written = 0
+        while True:
+            spooled = await asyncio.to_thread(self._spool.oldest_pending)
+            if spooled is None:
+                self._spool_has_pending = False
+                return written
+            try:
+                await self._writer.write(spooled.lines)
+            except TransientWriteError as exc:
+                await asyncio.to_thread(
+                    self._spool.record_attempt, spooled.id, str(exc)
+                )
+                log.debug("replay of spooled batch %d failed: %s", spooled.id, exc)
+                return written
+            except PermanentWriteError as exc:
+                log.error(
+                    "database rejected spooled batch %d of %d points: %s",
+                    spooled.id,
+                    spooled.points,
+                    exc,
+                )
+                await asyncio.to_thread(self._spool.mark_failed, spooled.id, str(exc))
+                continue
+            await asyncio.to_thread(self._spool.delete, spooled.id)
+            written += spooled.points
+            self.written_points += spooled.points
+            log.info(
+                "replayed spooled batch %d of %d points", spooled.id, spooled.points
+            )
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait_s = state.next_action.sleep if state.next_action is not None else 0.0
+    log.warning(
+        "write attempt %d failed, retrying in %.1f s: %s",
+        state.attempt_number,
+        wait_s,
+        error,
+    )
