@@ -1,0 +1,81 @@
+// Entry point: builds the views, wires them to the live stream or polling,
+// and keeps every "updated N s ago" current.
+
+import { applyTheme } from "./charts.js";
+import { refreshAges } from "./dom.js";
+import { formatAge } from "./format.js";
+import { createHealth } from "./health.js";
+import { createHeatmap } from "./heatmap.js";
+import { coalesce, startLive } from "./live.js";
+import { createPulse } from "./pulse.js";
+import { createRouting } from "./routing.js";
+import { createRunway } from "./runway.js";
+import { createTicker } from "./ticker.js";
+
+const DEFAULT_POLL_S = 5;
+const ROUTING_EVERY_MS = 30_000;
+// The API caches /api/costs for 60 s, so asking more often shows nothing new.
+const COSTS_EVERY_MS = 60_000;
+
+// Reads the polling interval from `?poll=SECONDS` (1 to 60), default 5 s.
+function pollIntervalMs() {
+  const seconds = Number(new URLSearchParams(window.location.search).get("poll"));
+  return Number.isInteger(seconds) && seconds >= 1 && seconds <= 60 ? seconds * 1000 : DEFAULT_POLL_S * 1000;
+}
+
+function main() {
+  applyTheme();
+  const pollMs = pollIntervalMs();
+  const pulse = createPulse();
+  const heatmap = createHeatmap({ onLayout: pulse.setFilters });
+  const runway = createRunway();
+  const ticker = createTicker();
+  const routing = createRouting();
+  const panels = [heatmap.panel, pulse.panel, runway.panel, ticker.panel, routing.panel];
+  const refreshData = coalesce(() => Promise.all([heatmap.refresh(), pulse.refresh()]));
+  const refreshAll = coalesce(() => Promise.all([refreshData(), ticker.refresh(), routing.refresh()]));
+
+  let storeDown = false;
+  const health = createHealth({
+    onOutage: (isDown) => {
+      panels.forEach((panel) => panel.markStale(isDown));
+      // Reload at once when the store comes back instead of waiting for a poll.
+      if (storeDown && !isDown) refreshAll();
+      storeDown = isDown;
+    },
+  });
+
+  const modeLine = document.getElementById("live-mode");
+  const updatedLine = document.getElementById("updated-age");
+  startLive({
+    pollMs,
+    onPoints: refreshData,
+    onAlert: (alert) => {
+      ticker.prepend(alert);
+      // Bans and unbans arrive as alerts too.
+      routing.refresh();
+    },
+    onStore: health.refresh,
+    onPoll: refreshAll,
+    onModeChange: (mode, reason) => {
+      modeLine.textContent = mode === "stream" ? "live stream" : `polling every ${pollMs / 1000} s (${reason})`;
+      modeLine.className = `live-mode mode-${mode}`;
+    },
+  });
+
+  health.refresh();
+  refreshAll();
+  runway.refresh();
+  setInterval(health.refresh, pollMs);
+  setInterval(routing.refresh, ROUTING_EVERY_MS);
+  setInterval(runway.refresh, COSTS_EVERY_MS);
+  setInterval(() => {
+    const nowMs = Date.now();
+    panels.forEach((panel) => panel.tick(nowMs));
+    refreshAges(document, nowMs);
+    const updatedMs = heatmap.panel.updatedMs;
+    updatedLine.textContent = updatedMs === null ? "not updated yet" : `updated ${formatAge((nowMs - updatedMs) / 1000)}`;
+  }, 1000);
+}
+
+main();
