@@ -17,6 +17,7 @@ from collector.params import Params
 
 NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
 INTEGER_OR_NULL: dict[str, Any] = {"type": ["integer", "null"]}
+SCHEMA_REF = "#/components/schemas/{model}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +173,16 @@ STREAM_DESCRIPTION = (
 )
 
 
-def query_parameters(model: type[Params]) -> list[dict[str, Any]]:
-    """Describe each field of a parameter model as an OpenAPI query parameter."""
-    schema = model.model_json_schema()
+def query_parameters(
+    model: type[Params], components: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Describe each field of a parameter model as an OpenAPI query parameter.
+
+    Shared definitions such as the `Stat` enum go into `components`, which
+    becomes the document's components/schemas.
+    """
+    schema = model.model_json_schema(ref_template=SCHEMA_REF)
+    components.update(schema.get("$defs", {}))
     parameters = []
     for name, field_schema in schema.get("properties", {}).items():
         field_schema = dict(field_schema)
@@ -212,6 +220,7 @@ def _error_responses(route: Route) -> dict[str, Any]:
 def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
     """Build the OpenAPI document for `routes`."""
     paths: dict[str, Any] = {}
+    components: dict[str, Any] = {}
     for route in routes:
         if route.path == "/api/stream":
             ok = {
@@ -226,7 +235,7 @@ def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__,
-            "parameters": query_parameters(route.params),
+            "parameters": query_parameters(route.params, components),
             "responses": {"200": ok, **_error_responses(route)},
         }
         if route.auth:
@@ -237,6 +246,7 @@ def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
         "info": {"title": "beamwatch collector API", "version": version},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -62,7 +62,8 @@ class StreamHub:
         self._latest: dict[str, int] | None = None
         self._last_alert_ms: int | None = None
         self._seen_alerts: set[tuple[Any, ...]] = set()
-        self._store_up = True
+        # The `store` event sent when the store went down; None while it is up.
+        self._outage: bytes | None = None
         self._task: asyncio.Task[None] | None = None
         self.polls = 0
 
@@ -87,6 +88,8 @@ class StreamHub:
         self._clients.add(queue)
         if self._latest is not None:
             queue.put_nowait(self._points_event(self._latest))
+        if self._outage is not None:
+            queue.put_nowait(self._outage)
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
@@ -108,24 +111,24 @@ class StreamHub:
             latest = await self._store.latest_by_region()
             alerts = await self._new_alerts()
         except StoreUnavailable as exc:
-            if self._store_up:
+            if self._outage is None:
                 log.warning("stream poll: store unavailable: %s", exc)
-                self._store_up = False
-                self._publish(
-                    format_event("store", {"status": "unavailable", "error": str(exc)})
+                self._outage = format_event(
+                    "store", {"status": "unavailable", "error": str(exc)}
                 )
+                self._publish(self._outage)
             return
-        if not self._store_up:
+        if self._outage is not None:
             log.info("stream poll: store available again")
-            self._store_up = True
+            self._outage = None
             self._publish(format_event("store", {"status": "ok"}))
 
-        first_poll = self._latest is None
         if latest != self._latest:
-            self._latest = latest
-            if not first_poll:
+            if self._latest is not None:
                 self._on_new_points()
-                self._publish(self._points_event(latest))
+            self._latest = latest
+            # Also on the first poll, for clients that connected before it.
+            self._publish(self._points_event(latest))
         if alerts:
             self._on_new_alerts()
         for event in alerts:

@@ -1,0 +1,101 @@
+"""TTLCache: single-flight loads, TTL, errors not cached, invalidation by kind."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from collector.cache import TTLCache
+
+
+class CountingLoader:
+    def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
+        self.calls = 0
+        self.delay_s = delay_s
+        self.fail = fail
+
+    async def __call__(self) -> int:
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        if self.fail:
+            raise RuntimeError("store query failed")
+        return self.calls
+
+
+async def test_concurrent_gets_load_once() -> None:
+    cache = TTLCache()
+    load = CountingLoader(delay_s=0.05)
+
+    results = await asyncio.gather(
+        *(cache.get(("heatmap", "1h"), 10, load) for _ in range(100))
+    )
+
+    assert load.calls == 1
+    assert set(results) == {1}
+    assert cache.stats.loads["heatmap 1h"] == 1
+    assert cache.stats.hits == 99
+
+
+async def test_expired_entry_loads_again() -> None:
+    cache = TTLCache()
+    load = CountingLoader()
+
+    first = await cache.get(("k",), 0.05, load)
+    cached = await cache.get(("k",), 0.05, load)
+    await asyncio.sleep(0.08)
+    fresh = await cache.get(("k",), 0.05, load)
+
+    assert (first, cached, fresh) == (1, 1, 2)
+
+
+async def test_keys_are_independent() -> None:
+    cache = TTLCache()
+    load = CountingLoader()
+
+    await cache.get(("metrics", "1h"), 10, load)
+    await cache.get(("metrics", "24h"), 10, load)
+
+    assert load.calls == 2
+
+
+async def test_failed_load_is_not_cached() -> None:
+    cache = TTLCache()
+    failing = CountingLoader(delay_s=0.02, fail=True)
+
+    outcomes = await asyncio.gather(
+        *(cache.get(("k",), 10, failing) for _ in range(5)), return_exceptions=True
+    )
+    retry = await cache.get(("k",), 10, CountingLoader())
+
+    assert failing.calls == 1
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+    assert retry == 1
+    assert cache.stats.errors == 1
+
+
+async def test_invalidate_drops_only_given_kinds() -> None:
+    cache = TTLCache()
+    load = CountingLoader()
+    await cache.get(("metrics", "1h"), 10, load)
+    await cache.get(("costs",), 10, load)
+
+    cache.invalidate(("metrics", "heatmap"))
+    await cache.get(("metrics", "1h"), 10, load)
+    await cache.get(("costs",), 10, load)
+
+    assert load.calls == 3
+
+
+async def test_cancelled_waiter_keeps_shared_load() -> None:
+    cache = TTLCache()
+    load = CountingLoader(delay_s=0.05)
+    impatient = asyncio.create_task(cache.get(("k",), 10, load))
+    patient = asyncio.create_task(cache.get(("k",), 10, load))
+    await asyncio.sleep(0.01)
+
+    impatient.cancel()
+
+    assert await patient == 1
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
