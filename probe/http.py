@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 import time
@@ -118,10 +119,10 @@ class ProbeClient:
             )
         except aiohttp.ClientConnectorDNSError as exc:
             measurement.outcome = Outcome.DNS_ERROR
-            measurement.error = _error_text(exc)
+            measurement.error = _connector_error_text("DNS lookup of", exc)
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             measurement.outcome = Outcome.TLS_ERROR
-            measurement.error = _error_text(exc)
+            measurement.error = _connector_error_text("TLS handshake with", exc)
             if isinstance(exc, aiohttp.ClientConnectorCertificateError) and exc.port:
                 remaining_s = target.timeout_s - (self._clock() - stamps.request_start)
                 stamps.tls_not_after = await fetch_not_after(
@@ -129,7 +130,7 @@ class ProbeClient:
                 )
         except aiohttp.ClientConnectorError as exc:
             measurement.outcome = Outcome.CONNECT_ERROR
-            measurement.error = _error_text(exc)
+            measurement.error = _connector_error_text("TCP connect to", exc)
         except ssl.SSLError as exc:
             measurement.outcome = Outcome.TLS_ERROR
             measurement.error = _error_text(exc)
@@ -164,7 +165,9 @@ class ProbeClient:
         async with session.get(
             target.resolved_url,
             trace_request_ctx=stamps,
-            max_redirects=target.max_redirects,
+            # aiohttp raises on reaching max_redirects; curl, and this target's
+            # max_redirects, follow that many and raise only on one more.
+            max_redirects=target.max_redirects + 1,
             allow_redirects=target.max_redirects > 0,
             ssl=ssl_context,
             timeout=timeout,
@@ -254,6 +257,28 @@ def _timeout_text(exc: TimeoutError, target: Target, stamps: PhaseStamps) -> str
     else:
         limit = f"timeout_s={target.timeout_s:g}"
     return f"timed out in the {phase} phase after {limit}"
+
+
+def _connector_error_text(
+    action: str, exc: aiohttp.ClientConnectorError | aiohttp.ClientSSLError
+) -> str:
+    """Describe a failed connection by host, port and cause, without aiohttp's
+    repr of the SSL context."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cause: BaseException = exc.certificate_error
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+    else:
+        cause = exc
+    reason = str(cause)
+    if isinstance(cause, OSError) and not isinstance(cause, ssl.SSLError):
+        if cause.errno is not None and cause.errno > 0:
+            reason = os.strerror(cause.errno)
+        elif cause.strerror:
+            reason = cause.strerror
+    host = getattr(exc, "host", "?")
+    port = getattr(exc, "port", "?")
+    return f"{action} {host}:{port} failed: {reason}"[:MAX_ERROR_CHARS]
 
 
 def _error_text(exc: BaseException) -> str:

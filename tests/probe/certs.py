@@ -1,7 +1,8 @@
-"""Self-signed TLS certificates made on the fly, for local HTTPS servers.
+"""TLS certificates made on the fly, for local HTTPS servers.
 
-Each certificate names its own hosts as subject alternative names and can be
-issued already expired, so tests reach every TLS failure without a network.
+A certificate is either self-signed or issued by a local test authority, names
+its hosts as subject alternative names and can be issued already expired, so
+tests reach every TLS failure without a network.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
+
 
 @dataclass(frozen=True)
 class CertFiles:
@@ -29,17 +32,56 @@ class CertFiles:
         return context
 
 
-def make_self_signed(
+@dataclass(frozen=True)
+class Authority:
+    """A test certificate authority: its certificate file signs leaf certificates."""
+
+    files: CertFiles
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+
+def _alt_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+def _write(
+    directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> CertFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path = directory / f"{name}.crt"
+    key_path = directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return CertFiles(cert=cert_path, key=key_path)
+
+
+def make_certificate(
     directory: Path,
+    name: str = "server",
     *,
-    hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1"),
+    hosts: tuple[str, ...] = DEFAULT_HOSTS,
     valid_days: int = 30,
     expired_days_ago: int | None = None,
+    issuer: Authority | None = None,
 ) -> CertFiles:
-    """Write a self-signed certificate and key for `hosts` into `directory`.
+    """Write `name.crt` and `name.key` for `hosts` into `directory`.
 
-    With `expired_days_ago`, the certificate stopped being valid that many days
-    ago; otherwise it is valid from an hour ago for `valid_days`.
+    The certificate is self-signed unless `issuer` signs it. With
+    `expired_days_ago` it stopped being valid that many days ago; otherwise it
+    is valid from an hour ago for `valid_days`.
     """
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
@@ -50,36 +92,38 @@ def make_self_signed(
         not_after = now - datetime.timedelta(days=expired_days_ago)
         not_before = not_after - datetime.timedelta(days=valid_days)
 
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(subject if issuer is None else issuer.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.SubjectAlternativeName(_alt_names(hosts)), critical=False)
     )
-
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{hosts[0].replace(':', '_')}-{'expired' if expired_days_ago else 'valid'}"
-    cert_path = directory / f"{stem}.crt"
-    key_path = directory / f"{stem}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    if issuer is None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
         )
+    cert = builder.sign(key if issuer is None else issuer.key, hashes.SHA256())
+    return _write(directory, name, cert, key)
+
+
+def make_self_signed(
+    directory: Path, name: str = "server", *, hosts: tuple[str, ...] = DEFAULT_HOSTS
+) -> CertFiles:
+    """Write a self-signed certificate valid for 30 days."""
+    return make_certificate(directory, name, hosts=hosts)
+
+
+def make_authority(directory: Path, name: str = "test-ca") -> Authority:
+    """Write a self-signed authority valid for a year; it signs leaf certificates."""
+    files = make_certificate(
+        directory, name, hosts=("beamwatch test CA",), valid_days=365
     )
-    return CertFiles(cert=cert_path, key=key_path)
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return Authority(files=files, cert=cert, key=key)
