@@ -1,0 +1,396 @@
+"""The InfluxDB store: line protocol in, InfluxQL over `/query` out.
+
+InfluxDB 1.x serves `/query` natively, 2.x with a DBRP mapping and 3.x as its
+InfluxQL API. Every value a caller passes (tag filters, times) travels as a
+bind parameter (`params` JSON, `$name` in the statement), so a provider named
+`x" OR 1=1` is only a name. Identifiers, bucket widths and limits are built
+here from integers and fixed names, never from caller text.
+NOTE: bind parameters are tested on InfluxDB 1.6 only; 2.x and 3.x document
+them for InfluxQL too, but no test here runs those versions.
+
+Percentiles come from InfluxQL PERCENTILE() over raw points, the same
+nearest-rank rule as collector.stats.percentile, so both stores agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+import aiohttp
+
+from collector.store.base import (
+    AlertEvent,
+    FundsSnapshot,
+    HeatmapCell,
+    PulsePoint,
+    QueryFilter,
+    RoutingEntry,
+    Stat,
+    StoreUnavailable,
+    Summary,
+)
+from probe.lineprotocol import ProbeEncoder, encode_line
+from probe.models import Measurement
+from probe.sinks import LineWriter, WriteError
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+# One result series: its tags and its rows as column -> value.
+Series = tuple[dict[str, str], list[Row]]
+
+TIME_RANGE = "time >= $since AND time < $until"
+FUNDS_FIELDS = (
+    "funds",
+    "lockup_current",
+    "lockup_rate",
+    "lockup_last_settled_at",
+    "current_epoch",
+    "runway_days",
+)
+
+
+def _time_params(since_ms: int, until_ms: int) -> dict[str, Any]:
+    # Bound times are nanoseconds since the epoch.
+    return {"since": int(since_ms) * 1_000_000, "until": int(until_ms) * 1_000_000}
+
+
+def _filter(where: QueryFilter, params: dict[str, Any]) -> str:
+    clauses = ""
+    for tag in ("region", "provider", "target"):
+        value = getattr(where, tag)
+        if value is not None:
+            clauses += f' AND "{tag}" = ${tag}'
+            params[tag] = str(value)
+    return clauses
+
+
+class InfluxStore:
+    """Answers the Store protocol from InfluxDB; writes go through `writer`."""
+
+    name = "influxdb"
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        writer: LineWriter,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._url = url.rstrip("/")
+        self._database = database
+        self._writer = writer
+        self._encoder = ProbeEncoder()
+        self._headers: dict[str, str] = {}
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
+        elif username:
+            pair = f"{username}:{password or ''}".encode()
+            self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers=self._headers
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        await self._writer.close()
+
+    async def ping(self) -> None:
+        try:
+            async with self._client().get(f"{self._url}/ping") as response:
+                if response.status != 204:
+                    raise StoreUnavailable(
+                        f"InfluxDB at {self._url} answered /ping with"
+                        f" {response.status}; check the url setting"
+                    )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
+
+    async def query(
+        self, statements: list[str], params: dict[str, Any]
+    ) -> list[list[Series]]:
+        """Run InfluxQL statements in one request; return each one's series.
+
+        Raises StoreUnavailable naming the database's message when the request
+        or any statement fails.
+        """
+        form = {
+            "db": self._database,
+            "q": ";\n".join(statements),
+            "params": json.dumps(params),
+            "epoch": "ms",
+        }
+        try:
+            async with self._client().post(f"{self._url}/query", data=form) as reply:
+                text = await reply.text()
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = {"error": text.strip()[:300]}
+        if status != 200 or "error" in body:
+            raise StoreUnavailable(
+                f"InfluxDB query failed with {status}: {body.get('error', text)}"
+            )
+
+        errors = [r["error"] for r in body.get("results", []) if "error" in r]
+        if errors:
+            # Statements after a failed one only report "not executed".
+            cause = next((e for e in errors if e != "not executed"), errors[0])
+            if cause == "not executed" and len(statements) > 1:
+                # InfluxDB 1.6 names the cause only when the failing
+                # statement runs alone, e.g. for a missing database.
+                await self.query(statements[:1], params)
+            hint = ""
+            if cause.startswith("database not found"):
+                hint = "; create it with `beamwatch influx setup`"
+            raise StoreUnavailable(f"InfluxDB query failed: {cause}{hint}")
+
+        results: list[list[Series]] = []
+        for result in body.get("results", []):
+            found = []
+            for series in result.get("series", []):
+                columns = series["columns"]
+                rows = [
+                    dict(zip(columns, row, strict=True)) for row in series["values"]
+                ]
+                found.append((series.get("tags", {}), rows))
+            results.append(found)
+        return results
+
+    async def _write_lines(self, lines: list[str]) -> None:
+        try:
+            await self._writer.write("\n".join(lines))
+        except WriteError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def write(self, measurements: list[Measurement]) -> None:
+        """Write directly, without spool; the service's sink adds the spool."""
+        if measurements:
+            await self._write_lines(self._encoder.encode_batch(measurements))
+
+    async def record_alert(self, event: AlertEvent) -> None:
+        tags = {
+            "severity": event.severity,
+            "rule": event.rule,
+            "subject": event.subject,
+            "state": event.state,
+        }
+        line = encode_line("alert", tags, {"message": event.message}, event.time_ms)
+        await self._write_lines([line])
+
+    async def record_routing(self, time_ms: int, entry: RoutingEntry) -> None:
+        fields = {"state": entry.state, "reason": entry.reason}
+        line = encode_line("routing", {"provider": entry.provider}, fields, time_ms)
+        await self._write_lines([line])
+
+    async def record_funds(self, snapshot: FundsSnapshot) -> None:
+        tags = {
+            "network": snapshot.network,
+            "payer": snapshot.payer,
+            "token": snapshot.token,
+        }
+        fields = {
+            "funds": float(snapshot.funds),
+            "lockup_current": float(snapshot.lockup_current),
+            "lockup_rate": float(snapshot.lockup_rate),
+            "lockup_last_settled_at": int(snapshot.lockup_last_settled_at),
+            "current_epoch": int(snapshot.current_epoch),
+            "runway_days": (
+                None if snapshot.runway_days is None else float(snapshot.runway_days)
+            ),
+        }
+        await self._write_lines([encode_line("funds", tags, fields, snapshot.time_ms)])
+
+    async def heatmap(
+        self, since_ms: int, until_ms: int, stat: Stat
+    ) -> list[HeatmapCell]:
+        params = _time_params(since_ms, until_ms)
+        statements = [
+            f'SELECT count("ok") FROM probe WHERE {TIME_RANGE}'
+            " GROUP BY region, provider, outcome",
+            f'SELECT last("ok") FROM probe WHERE {TIME_RANGE}'
+            " GROUP BY region, provider",
+        ]
+        if stat.percent is not None:
+            statements.append(
+                f'SELECT percentile("ttfb_ms", {stat.percent:g}) FROM probe'
+                f" WHERE outcome = 'ok' AND {TIME_RANGE} GROUP BY region, provider"
+            )
+        results = await self.query(statements, params)
+
+        tallies: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for tags, rows in results[0]:
+            tally = tallies[(tags["region"], tags["provider"])]
+            tally[0] += rows[0]["count"]
+            if tags["outcome"] == "ok":
+                tally[1] += rows[0]["count"]
+        latest = {(t["region"], t["provider"]): r[0]["time"] for t, r in results[1]}
+        percentiles: dict[tuple[str, str], float] = {}
+        if stat.percent is not None:
+            percentiles = {
+                (t["region"], t["provider"]): r[0]["percentile"] for t, r in results[2]
+            }
+
+        cells = []
+        for key, (count, ok_count) in sorted(tallies.items()):
+            success_rate = ok_count / count
+            value = success_rate if stat.percent is None else percentiles.get(key)
+            cells.append(HeatmapCell(*key, value, count, success_rate, latest.get(key)))
+        return cells
+
+    async def pulse(
+        self, since_ms: int, until_ms: int, bucket_ms: int, where: QueryFilter
+    ) -> list[PulsePoint]:
+        if int(bucket_ms) <= 0:
+            raise ValueError(f"bucket_ms must be positive, not {bucket_ms}")
+        params = _time_params(since_ms, until_ms)
+        clause = _filter(where, params)
+        statement = (
+            'SELECT percentile("ttfb_ms", 50) AS p50, percentile("ttfb_ms", 95) AS p95,'
+            ' count("ttfb_ms") AS n FROM probe'
+            f" WHERE outcome = 'ok' AND {TIME_RANGE}{clause}"
+            f" GROUP BY time({int(bucket_ms)}ms), region fill(none)"
+        )
+        (series,) = await self.query([statement], params)
+        points = [
+            PulsePoint(tags["region"], row["time"], row["p50"], row["p95"], row["n"])
+            for tags, rows in series
+            for row in rows
+        ]
+        points.sort(key=lambda point: (point.region, point.time_ms))
+        return points
+
+    async def summary(
+        self, since_ms: int, until_ms: int, where: QueryFilter
+    ) -> Summary:
+        params = _time_params(since_ms, until_ms)
+        clause = _filter(where, params)
+        by_outcome_result, percentile_result = await self.query(
+            [
+                f'SELECT count("ok") FROM probe WHERE {TIME_RANGE}{clause}'
+                " GROUP BY outcome",
+                'SELECT percentile("ttfb_ms", 50) AS p50,'
+                ' percentile("ttfb_ms", 95) AS p95, percentile("ttfb_ms", 99) AS p99'
+                f" FROM probe WHERE outcome = 'ok' AND {TIME_RANGE}{clause}",
+            ],
+            params,
+        )
+        by_outcome = {
+            tags["outcome"]: rows[0]["count"] for tags, rows in by_outcome_result
+        }
+        row: Row = percentile_result[0][1][0] if percentile_result else {}
+        return Summary(
+            count=sum(by_outcome.values()),
+            ok_count=by_outcome.get("ok", 0),
+            p50_ms=row.get("p50"),
+            p95_ms=row.get("p95"),
+            p99_ms=row.get("p99"),
+            by_outcome=by_outcome,
+        )
+
+    async def latest_by_region(self) -> dict[str, int]:
+        (series,) = await self.query(
+            ['SELECT last("ok") FROM probe GROUP BY region'], {}
+        )
+        return {tags["region"]: int(rows[0]["time"]) for tags, rows in series}
+
+    async def alerts(self, since_ms: int, limit: int) -> list[AlertEvent]:
+        if int(limit) < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        (series,) = await self.query(
+            [
+                'SELECT "rule", "subject", "severity", "state", "message" FROM alert'
+                f" WHERE time >= $since ORDER BY time DESC LIMIT {int(limit)}"
+            ],
+            {"since": int(since_ms) * 1_000_000},
+        )
+        rows = series[0][1] if series else []
+        return [
+            AlertEvent(
+                row["time"],
+                row["rule"],
+                row["subject"],
+                row["severity"],
+                row["state"],
+                row["message"],
+            )
+            for row in rows
+        ]
+
+    async def routing(self) -> list[RoutingEntry]:
+        (series,) = await self.query(
+            [
+                'SELECT "state", "reason" FROM routing GROUP BY provider'
+                " ORDER BY time DESC LIMIT 1"
+            ],
+            {},
+        )
+        entries = [
+            RoutingEntry(
+                tags["provider"], rows[0]["state"], rows[0]["time"], rows[0]["reason"]
+            )
+            for tags, rows in series
+        ]
+        entries.sort(key=lambda entry: entry.provider)
+        return entries
+
+    async def latest_funds(self) -> list[FundsSnapshot]:
+        (series,) = await self.query(
+            [
+                "SELECT * FROM funds GROUP BY network, payer, token"
+                " ORDER BY time DESC LIMIT 1"
+            ],
+            {},
+        )
+        return sorted(_snapshots(series), key=_funds_order)
+
+    async def funds_history(self, since_ms: int, until_ms: int) -> list[FundsSnapshot]:
+        (series,) = await self.query(
+            [f"SELECT * FROM funds WHERE {TIME_RANGE} GROUP BY network, payer, token"],
+            _time_params(since_ms, until_ms),
+        )
+        return sorted(_snapshots(series), key=_funds_order)
+
+
+def _snapshots(series: list[Series]) -> list[FundsSnapshot]:
+    return [
+        FundsSnapshot(
+            time_ms=row["time"],
+            network=tags["network"],
+            payer=tags["payer"],
+            token=tags["token"],
+            funds=float(row["funds"]),
+            lockup_current=float(row["lockup_current"]),
+            lockup_rate=float(row["lockup_rate"]),
+            lockup_last_settled_at=int(row["lockup_last_settled_at"]),
+            current_epoch=int(row["current_epoch"]),
+            runway_days=(
+                None if row.get("runway_days") is None else float(row["runway_days"])
+            ),
+        )
+        for tags, rows in series
+        for row in rows
+    ]
+
+
+def _funds_order(snapshot: FundsSnapshot) -> tuple[str, str, str, int]:
+    return (snapshot.network, snapshot.payer, snapshot.token, snapshot.time_ms)
