@@ -33,7 +33,13 @@ SEEDED_CELLS = {
 }
 SEEDED_ALERTS = [
     ("p95_ttfb", "beta", "critical", "firing", "p95 TTFB 2600 ms over 2000 ms"),
-    ("success_rate", "alpha", "warning", "firing", "success rate 50 % in ap-northeast-1"),
+    (
+        "success_rate",
+        "alpha",
+        "warning",
+        "firing",
+        "success rate 50 % in ap-northeast-1",
+    ),
     ("p95_ttfb", "alpha", "info", "resolved", "p95 TTFB back under 2000 ms"),
 ]
 PAYER = "0x1111222233334444555566667777888899990000"

@@ -16,7 +16,9 @@ def test_heatmap_shows_cell_per_pair(dashboard: Dashboard) -> None:
     dashboard.open()
 
     regions = dashboard.page.locator("#heatmap-body tbody th").all_inner_texts()
-    providers = dashboard.page.locator("#heatmap-body thead .col-head").all_inner_texts()
+    providers = dashboard.page.locator(
+        "#heatmap-body thead .col-head"
+    ).all_inner_texts()
     assert regions == ["ap-northeast-1", "eu-central-1", "us-east-1"]
     assert providers == ["alpha", "beta"]
     assert dashboard.page.locator("#heatmap-body td.cell").count() == 6
@@ -67,9 +69,7 @@ def test_heatmap_switches_to_success_rate(dashboard: Dashboard) -> None:
     expect(cell(dashboard, "us-east-1", "beta").locator(".cell-value")).to_have_text(
         "100 %"
     )
-    expect(dashboard.page.locator("#heatmap-note")).to_have_text(
-        "success rate over 1h"
-    )
+    expect(dashboard.page.locator("#heatmap-note")).to_have_text("success rate over 1h")
 
 
 def test_heatmap_window_selector_refetches(dashboard: Dashboard) -> None:
