@@ -9,6 +9,7 @@ lower-case base32 multibase (it starts with "b").
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from enum import StrEnum
 
@@ -87,6 +88,12 @@ def check_piece_cid(cid: str) -> str:
     body = cid[1:].upper()
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except binascii.Error:
+        raise ValueError(
+            f"{cid!r} is not a valid CID: {len(body)} base32 characters"
+            " do not encode whole bytes; is it truncated?"
+        ) from None
+    try:
         version, offset = _read_varint(raw, 0)
         _codec, offset = _read_varint(raw, offset)
         _hash_code, offset = _read_varint(raw, offset)

@@ -8,7 +8,8 @@ Routes:
 - `/trickle`: headers at once, then one body byte every TRICKLE_PERIOD_S.
 - `/redirect/{n}`: n redirects in a chain, ending at `/text`.
 - `/loop/a` and `/loop/b`: redirect to each other forever.
-- `/filbeam/{status}`: that status with FilBeam's X-Data-Set-ID and cf-ray.
+- `/filbeam/{status}/{cid}`: that status with FilBeam's X-Data-Set-ID and
+  cf-ray headers, for a FilBeam target whose base URL is `/filbeam/{status}`.
 """
 
 from __future__ import annotations
@@ -94,5 +95,5 @@ def create_origin_app() -> web.Application:
     app.router.add_get("/redirect/{n}", redirect_chain)
     app.router.add_get("/loop/a", loop_a)
     app.router.add_get("/loop/b", loop_b)
-    app.router.add_get("/filbeam/{status}", filbeam)
+    app.router.add_get("/filbeam/{status}/{cid}", filbeam)
     return app
