@@ -67,6 +67,7 @@ class Runner:
         concurrency: int = 100,
         jitter_s: float = 0.05,
         on_round: Callable[[RoundSummary], None] | None = None,
+        lag_period_s: float = 0.5,
     ) -> None:
         if not targets:
             raise ValueError("the runner needs at least one target")
@@ -77,6 +78,7 @@ class Runner:
         self._on_round = on_round or (
             lambda summary: log.info("%s", summary.describe())
         )
+        self._lag_period_s = lag_period_s
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -162,7 +164,7 @@ class Runner:
 
     async def _watch_loop_lag(self) -> None:
         """Log when the event loop runs late, since lag inflates every timing."""
-        period_s = 0.5
+        period_s = self._lag_period_s
         while not self._stopping.is_set():
             before = time.monotonic()
             await asyncio.sleep(period_s)
