@@ -18,7 +18,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from probe.models import TAG_VALUE_PATTERN, Target
 
@@ -45,22 +52,46 @@ class SQLiteStoreSettings(Strict):
     path: Path = Path("beamwatch.db")
 
 
+# InfluxDB allows more, but these names go into InfluxQL and shell commands
+# that `beamwatch influx setup` prints, so they stay plain.
+INFLUX_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class InfluxStoreSettings(Strict):
     kind: Literal["influxdb"]
-    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
+    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://[^/\s]+")
     # "v1" posts to /write (InfluxDB 1.x, and the compatibility API of 2.x and
-    # 3.x); "v2" writes through influxdb-client to /api/v2/write.
+    # 3.x); "v2" writes through influxdb-client to /api/v2/write. Queries use
+    # InfluxQL over /query either way.
     write_api: Literal["v1", "v2"] = "v1"
-    database: str = "beamwatch"
-    retention_policy: str | None = None
+    database: str = Field(default="beamwatch", pattern=INFLUX_NAME_PATTERN)
+    retention_policy: str | None = Field(default=None, pattern=INFLUX_NAME_PATTERN)
+    # How long `beamwatch influx setup` keeps data: a number with h, d or w, or INF.
+    retention: str = Field(default="90d", pattern=r"^([1-9][0-9]{0,5}[hdw]|INF)$")
     username: str | None = None
-    password: str | None = None
-    token: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
     org: str | None = None
-    bucket: str | None = None
+    bucket: str | None = Field(default=None, pattern=INFLUX_NAME_PATTERN)
     batch_size: int = Field(default=5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(default=1.0, gt=0, le=300)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+    retry_attempts: int = Field(default=5, ge=1, le=20)
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600)
     spool_path: Path = Path("beamwatch-spool.db")
+
+    @model_validator(mode="after")
+    def _consistent_auth(self) -> InfluxStoreSettings:
+        if self.token is not None and self.username is not None:
+            raise ValueError("set either token or username and password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be set together")
+        if self.write_api == "v2" and self.bucket is None:
+            raise ValueError(
+                'bucket is required when write_api = "v2"; set it to the bucket'
+                ' that holds the database, e.g. bucket = "beamwatch"'
+            )
+        return self
 
 
 StoreSettings = Annotated[

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from aiohttp import web
 
 from collector.api import create_app
-from collector.config import Config, SQLiteStoreSettings
+from collector.config import Config, InfluxStoreSettings, SQLiteStoreSettings
 from collector.demo import create_demo_app
 from collector.store.base import Store
+from collector.store.influx import open_influx_sink, open_influx_store
 from collector.store.sqlite import SQLiteStore
-from probe.models import Measurement
-from probe.runner import Runner
+from probe.runner import MeasurementSink, Runner
+from probe.sinks import BatchingSink
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def open_store(config: Config) -> Store:
     settings = config.store
     if isinstance(settings, SQLiteStoreSettings):
         return SQLiteStore(settings.path)
-    raise NotImplementedError("influxdb store")
+    return open_influx_store(settings)
 
 
 def layout_of(config: Config) -> dict[str, set[str]]:
@@ -56,6 +57,7 @@ async def run_service(
 ) -> None:
     """Run until `stop` is set, then finish the current round and shut down."""
     store = open_store(config)
+    influx_sink: BatchingSink | None = None
     web_runners: list[web.AppRunner] = []
     try:
         if config.demo.enabled:
@@ -74,8 +76,15 @@ async def run_service(
         announce(f"dashboard: http://{host}:{bound_port(api)}/")
         log.info("probing %d targets, storing in %s", len(config.targets), store.name)
 
-        async def sink(measurements: list[Measurement]) -> None:
-            await store.write(measurements)
+        sink: MeasurementSink
+        if isinstance(config.store, InfluxStoreSettings):
+            # Probe points take the batching path with retries and the spool;
+            # the store only queries, and writes alert and routing events.
+            influx_sink = open_influx_sink(config.store)
+            await influx_sink.start()
+            sink = influx_sink
+        else:
+            sink = store.write
 
         runner = Runner(config.targets, sink, concurrency=config.probe.concurrency)
         probing = asyncio.create_task(runner.run())
@@ -88,5 +97,8 @@ async def run_service(
     finally:
         for web_runner in reversed(web_runners):
             await web_runner.cleanup()
+        if influx_sink is not None:
+            await influx_sink.close()
+            influx_sink.spool.close()
         await store.close()
         log.info("stopped")

@@ -274,7 +274,7 @@ class BatchingSink:
         max_queued_batches: int = 4,
     ) -> None:
         self._writer = writer
-        self._spool = spool
+        self.spool = spool
         self._encoder = ProbeEncoder()
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
@@ -285,13 +285,13 @@ class BatchingSink:
         )
         self._buffer: list[str] = []
         self._queue: asyncio.Queue[list[str]] = asyncio.Queue(max_queued_batches)
-        self._spool_has_pending = False
+        self.spool_has_pending = False
         self._task: asyncio.Task[None] | None = None
         self.written_points = 0
         self.spooled_points = 0
 
     async def start(self) -> None:
-        self._spool_has_pending = await asyncio.to_thread(self._spool.has_pending)
+        self.spool_has_pending = await asyncio.to_thread(self.spool.has_pending)
         self._task = asyncio.create_task(self._deliver_forever(), name="influx-sink")
 
     async def __call__(self, measurements: list[Measurement]) -> None:
@@ -309,7 +309,10 @@ class BatchingSink:
         await self._queue.join()
 
     async def close(self) -> None:
-        """Flush, replay what the spool holds if the database answers, then stop."""
+        """Flush, replay the spool if the database answers, then close the writer.
+
+        The spool stays open; its owner closes it.
+        """
         await self.flush()
         if self._task is not None:
             self._task.cancel()
@@ -328,7 +331,7 @@ class BatchingSink:
             except TimeoutError:
                 # Quiet moment: send the partial batch, or retry the spool.
                 if not self._buffer:
-                    if self._spool_has_pending:
+                    if self.spool_has_pending:
                         await self.replay()
                     continue
                 batch, self._buffer = self._buffer, []
@@ -338,17 +341,17 @@ class BatchingSink:
             except Exception:
                 # A bug here must not stop the sink; spool so the points survive.
                 log.exception("sink failed on a batch of %d points", len(batch))
-                await self._spool_batch(batch, "sink error; see the log", FAILED)
+                await self.spool_batch(batch, "sink error; see the log", FAILED)
             finally:
                 if from_queue:
                     self._queue.task_done()
 
     async def _deliver(self, batch: list[str]) -> None:
-        if self._spool_has_pending:
+        if self.spool_has_pending:
             await self.replay()
-        if self._spool_has_pending:
+        if self.spool_has_pending:
             # Older points wait in the spool; this batch queues behind them.
-            await self._spool_batch(batch, "queued behind spooled batches")
+            await self.spool_batch(batch, "queued behind spooled batches")
             return
         body = "\n".join(batch)
         try:
@@ -360,10 +363,10 @@ class BatchingSink:
                 self._retry_attempts,
                 exc,
             )
-            await self._spool_batch(batch, str(exc))
+            await self.spool_batch(batch, str(exc))
         except PermanentWriteError as exc:
             log.error("database rejected %d points: %s", len(batch), exc)
-            await self._spool_batch(batch, str(exc), FAILED)
+            await self.spool_batch(batch, str(exc), FAILED)
         else:
             self.written_points += len(batch)
 
@@ -383,11 +386,11 @@ class BatchingSink:
         self, batch: list[str], reason: str, status: str = "pending"
     ) -> None:
         await asyncio.to_thread(
-            self._spool.put, "\n".join(batch), len(batch), status=status, error=reason
+            self.spool.put, "\n".join(batch), len(batch), status=status, error=reason
         )
         self.spooled_points += len(batch)
         if status != FAILED:
-            self._spool_has_pending = True
+            self.spool_has_pending = True
 
     async def replay(self) -> int:
         """Write spooled batches oldest first until one fails; return points written.
@@ -397,16 +400,14 @@ class BatchingSink:
         """
         written = 0
         while True:
-            spooled = await asyncio.to_thread(self._spool.oldest_pending)
+            spooled = await asyncio.to_thread(self.spool.oldest_pending)
             if spooled is None:
-                self._spool_has_pending = False
+                self.spool_has_pending = False
                 return written
             try:
                 await self._writer.write(spooled.lines)
             except TransientWriteError as exc:
-                await asyncio.to_thread(
-                    self._spool.record_attempt, spooled.id, str(exc)
-                )
+                await asyncio.to_thread(self.spool.record_attempt, spooled.id, str(exc))
                 log.debug("replay of spooled batch %d failed: %s", spooled.id, exc)
                 return written
             except PermanentWriteError as exc:
@@ -416,9 +417,9 @@ class BatchingSink:
                     spooled.points,
                     exc,
                 )
-                await asyncio.to_thread(self._spool.mark_failed, spooled.id, str(exc))
+                await asyncio.to_thread(self.spool.mark_failed, spooled.id, str(exc))
                 continue
-            await asyncio.to_thread(self._spool.delete, spooled.id)
+            await asyncio.to_thread(self.spool.delete, spooled.id)
             written += spooled.points
             self.written_points += spooled.points
             log.info(

@@ -21,7 +21,9 @@ from collections import defaultdict
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
+from collector.config import InfluxStoreSettings
 from collector.store.base import (
     AlertEvent,
     FundsSnapshot,
@@ -35,7 +37,8 @@ from collector.store.base import (
 )
 from probe.lineprotocol import ProbeEncoder, encode_line
 from probe.models import Measurement
-from probe.sinks import LineWriter, WriteError
+from probe.sinks import BatchingSink, LineWriter, V1Writer, V2Writer, WriteError
+from probe.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -394,3 +397,53 @@ def _snapshots(series: list[Series]) -> list[FundsSnapshot]:
 
 def _funds_order(snapshot: FundsSnapshot) -> tuple[str, str, str, int]:
     return (snapshot.network, snapshot.payer, snapshot.token, snapshot.time_ms)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def open_writer(settings: InfluxStoreSettings) -> LineWriter:
+    """Build the configured write path: /write (v1) or /api/v2/write (v2)."""
+    if settings.write_api == "v2":
+        assert settings.bucket is not None  # the settings validator ensures it
+        return V2Writer(
+            settings.url,
+            settings.bucket,
+            org=settings.org,
+            token=_secret(settings.token),
+            timeout_s=settings.timeout_s,
+        )
+    return V1Writer(
+        settings.url,
+        settings.database,
+        retention_policy=settings.retention_policy,
+        username=settings.username,
+        password=_secret(settings.password),
+        token=_secret(settings.token),
+        timeout_s=settings.timeout_s,
+    )
+
+
+def open_influx_store(settings: InfluxStoreSettings) -> InfluxStore:
+    return InfluxStore(
+        settings.url,
+        settings.database,
+        open_writer(settings),
+        username=settings.username,
+        password=_secret(settings.password),
+        token=_secret(settings.token),
+        timeout_s=settings.timeout_s,
+    )
+
+
+def open_influx_sink(settings: InfluxStoreSettings) -> BatchingSink:
+    """Build the probe sink: batches, retries, then the spool at `spool_path`."""
+    return BatchingSink(
+        open_writer(settings),
+        Spool(settings.spool_path),
+        batch_size=settings.batch_size,
+        flush_interval_s=settings.flush_interval_s,
+        retry_attempts=settings.retry_attempts,
+        retry_max_s=settings.retry_max_s,
+    )
