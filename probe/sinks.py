@@ -341,7 +341,7 @@ class BatchingSink:
             except Exception:
                 # A bug here must not stop the sink; spool so the points survive.
                 log.exception("sink failed on a batch of %d points", len(batch))
-                await self.spool_batch(batch, "sink error; see the log", FAILED)
+                await self._spool_batch(batch, "sink error; see the log", FAILED)
             finally:
                 if from_queue:
                     self._queue.task_done()
@@ -351,7 +351,7 @@ class BatchingSink:
             await self.replay()
         if self.spool_has_pending:
             # Older points wait in the spool; this batch queues behind them.
-            await self.spool_batch(batch, "queued behind spooled batches")
+            await self._spool_batch(batch, "queued behind spooled batches")
             return
         body = "\n".join(batch)
         try:
@@ -363,10 +363,10 @@ class BatchingSink:
                 self._retry_attempts,
                 exc,
             )
-            await self.spool_batch(batch, str(exc))
+            await self._spool_batch(batch, str(exc))
         except PermanentWriteError as exc:
             log.error("database rejected %d points: %s", len(batch), exc)
-            await self.spool_batch(batch, str(exc), FAILED)
+            await self._spool_batch(batch, str(exc), FAILED)
         else:
             self.written_points += len(batch)
 
