@@ -101,8 +101,15 @@ def probe(
         bool, typer.Option("--json", help="Print one JSON object per probe.")
     ] = False,
     timeout: Annotated[
-        float, typer.Option(min=0.001, help="Deadline per probe, in seconds.")
+        float,
+        typer.Option(min=0.001, max=600, help="Deadline per probe, in seconds."),
     ] = 10.0,
+    connect_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001, max=600, help="Limit on the TCP connect alone, in seconds."
+        ),
+    ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", "-k", help="Skip TLS certificate checks.")
     ] = False,
@@ -110,7 +117,7 @@ def probe(
         int, typer.Option(min=1, help="Stop reading the body past this many bytes.")
     ] = 64 * 1024 * 1024,
     max_redirects: Annotated[
-        int, typer.Option(min=0, help="Redirects to follow; 0 follows none.")
+        int, typer.Option(min=0, max=50, help="Redirects to follow; 0 follows none.")
     ] = 5,
     ipv4: Annotated[bool, typer.Option("-4", help="Connect over IPv4 only.")] = False,
     ipv6: Annotated[bool, typer.Option("-6", help="Connect over IPv6 only.")] = False,
@@ -124,6 +131,7 @@ def probe(
             provider="cli",
             url=url,
             timeout_s=timeout,
+            connect_timeout_s=connect_timeout,
             max_bytes=max_bytes,
             max_redirects=max_redirects,
             verify_tls=not insecure,
@@ -149,7 +157,10 @@ def probe(
 
 
 def render(measurement: Measurement, url: str, as_json: bool) -> str:
-    """Format one measurement as curl-like text, or as a JSON object."""
+    """Format one measurement as curl-like text, or as a JSON object.
+
+    The JSON object uses the storage schema's field names.
+    """
     data = measurement.to_dict()
     if as_json:
         return json.dumps(data, sort_keys=True)
@@ -163,6 +174,20 @@ def render(measurement: Measurement, url: str, as_json: bool) -> str:
         value = data[name]
         shown = f"{value:10.2f} ms" if value is not None else f"{'-':>10}"
         lines.append(f"  {name.removesuffix('_ms'):<9}{shown}")
+    if measurement.redirects:
+        lines.append(f"  redirects {measurement.redirects}")
+    if measurement.connection_reused:
+        lines.append("  connection reused: connect and TLS not measured")
+    if measurement.tls_cert_expiry_days is not None:
+        lines.append(
+            f"  certificate expires in {measurement.tls_cert_expiry_days:.1f} days"
+        )
+    for header, value in (
+        ("X-Data-Set-ID", measurement.data_set_id),
+        ("cf-ray", measurement.cf_ray),
+    ):
+        if value is not None:
+            lines.append(f"  {header}: {value}")
     if measurement.error:
         lines.append(f"  error    {measurement.error}")
     return "\n".join(lines)
