@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from probe.models import Measurement, Outcome
+from probe.models import Measurement, Outcome, Target
+from probe.runner import Runner
 from probe.sinks import (
     BatchingSink,
     PermanentWriteError,
@@ -270,3 +272,60 @@ async def test_v2_sink_writes_to_victoria_metrics(
 )
 def test_parse_retry_after_values(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header) == expected
+
+
+OUTAGE_S = 60.0
+
+
+@pytest.mark.slow
+async def test_influxd_outage_loses_no_point(
+    tmp_path: Path, delay_origin: TestServer
+) -> None:
+    """Kill influxd for 60 s while probes run; every point arrives. Takes ~75 s."""
+    with run_influxd(tmp_path / "influxd") as server:
+        server.create_database("beamwatch")
+        spool = Spool(tmp_path / "spool.db")
+        sink = BatchingSink(
+            V1Writer(server.url, "beamwatch", timeout_s=2.0),
+            spool,
+            batch_size=20,
+            flush_interval_s=0.2,
+            retry_attempts=3,
+            retry_initial_s=0.1,
+            retry_max_s=1.0,
+        )
+        taken: list[Measurement] = []
+
+        async def counting_sink(measurements: list[Measurement]) -> None:
+            taken.extend(measurements)
+            await sink(measurements)
+
+        base = str(delay_origin.make_url("/delay/5"))
+        targets = [
+            Target(name=f"t{i}", provider=f"p{i % 2}", url=base, interval_s=0.5)
+            for i in range(6)
+        ]
+        runner = Runner(targets, counting_sink, on_round=lambda summary: None)
+        await sink.start()
+        probing = asyncio.create_task(runner.run())
+
+        await asyncio.sleep(3)
+        server.kill()
+        before_outage = len(taken)
+        await asyncio.sleep(OUTAGE_S)
+        during_outage = len(taken) - before_outage
+        server.start()
+        await asyncio.sleep(5)
+
+        runner.stop()
+        await probing
+        await sink.close()
+        spool_status = spool.status()
+        spool.close()
+
+        assert during_outage > 100
+        assert sink.spooled_points > 0
+        assert spool_status.pending_batches == 0
+        assert spool_status.failed_batches == 0
+        assert all(m.outcome is Outcome.OK for m in taken)
+        assert server.count("beamwatch") == len(taken)
