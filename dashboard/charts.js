@@ -5,8 +5,9 @@ import { TTFB_GOOD_MS, TTFB_WARN_MS } from "./format.js";
 
 export const Chart = window.Chart;
 
-// Distinct on a dark background; the nth region in sorted order keeps the nth colour.
-const SERIES_COLOURS = ["#4cc9f0", "#f72585", "#b5e48c", "#ffd166", "#c77dff", "#ff9f1c", "#90e0ef", "#ef476f"];
+// Distinct on a dark background, and free of the green, amber and red that
+// mean good, slow and bad elsewhere. The nth region in sorted order keeps the nth colour.
+const SERIES_COLOURS = ["#4cc9f0", "#f72585", "#b388ff", "#e2e8f0", "#4361ee", "#ffafcc", "#8ecae6", "#d4a373"];
 
 export function seriesColour(index) {
   return SERIES_COLOURS[index % SERIES_COLOURS.length];

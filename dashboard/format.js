@@ -20,6 +20,13 @@ const shortClockFormat = new Intl.DateTimeFormat(undefined, {
   minute: "2-digit",
   hour12: false,
 });
+const dayHourFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  hour12: false,
+});
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
   year: "numeric",
   month: "short",
@@ -47,7 +54,7 @@ export function formatCount(count) {
   return isNumber(count) ? integerFormat.format(count) : "–";
 }
 
-// Amounts arrive as numbers or decimal strings (token amounts keep 18 decimals).
+// Formats a token amount given as a number or a decimal string.
 export function formatAmount(amount, unit = "") {
   const value = typeof amount === "string" ? Number.parseFloat(amount) : amount;
   if (!isNumber(value)) return "–";
@@ -65,6 +72,10 @@ export function formatClock(timeMs) {
 
 export function formatShortClock(timeMs) {
   return isNumber(timeMs) ? shortClockFormat.format(new Date(timeMs)) : "–";
+}
+
+export function formatDayHour(timeMs) {
+  return isNumber(timeMs) ? dayHourFormat.format(new Date(timeMs)) : "–";
 }
 
 export function formatDateTime(timeMs) {

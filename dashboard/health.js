@@ -40,10 +40,12 @@ export function createHealth({ onOutage = () => {} } = {}) {
     pill.className = `pill pill-${level}`;
   }
 
-  // Shows the banner; `storeDown` tells a down store (503) from an unreachable collector.
+  // Shows the banner. `storeDown` is true for a 503 from the collector and false
+  // when the collector itself could not be reached.
   function showOutage(storeDown, message) {
     setPill(storeDown ? "store down" : "unreachable", "bad");
-    bannerTitle.textContent = storeDown ? "Store unavailable." : "Collector unreachable.";
+    bannerTitle.textContent = storeDown ? "Store down:" : "Collector unreachable:";
+    regions.classList.add("is-stale");
     const since = lastGoodMs === null ? "No data loaded yet." : `Panels keep the data from ${formatClock(lastGoodMs)} and are marked stale.`;
     bannerText.textContent = `${message} ${since}`;
     banner.hidden = false;
@@ -60,6 +62,7 @@ export function createHealth({ onOutage = () => {} } = {}) {
     }
     lastGoodMs = Date.now();
     banner.hidden = true;
+    regions.classList.remove("is-stale");
     setPill(data.status, data.status === "ok" ? "good" : "warn");
     meta.textContent = `v${data.version} · store ${data.store}`;
     renderRegionAges(regions, data.last_point_age_s);

@@ -22,8 +22,8 @@ export class Panel {
     this.tick();
   }
 
-  // Shows `message` in the panel. Data already on screen stays, marked stale;
-  // a panel that never loaded says so instead of showing an empty chart.
+  // Shows `message` in the panel. Data already on screen stays, marked stale.
+  // A panel that never loaded shows "no data:" and the message instead of an empty chart.
   fail(message) {
     const prefix = this.hasData ? "showing older data: " : "no data: ";
     this.errorLine.textContent = prefix + message;

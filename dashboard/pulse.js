@@ -4,8 +4,37 @@
 import { getJson, query } from "./api.js";
 import { Chart, seriesColour, thresholdLines } from "./charts.js";
 import { clear, el, fillSelect } from "./dom.js";
-import { formatCount, formatMs, formatRate, formatShortClock, formatClock, rateLevel, ttfbLevel } from "./format.js";
+import {
+  formatClock,
+  formatCount,
+  formatDayHour,
+  formatMs,
+  formatRate,
+  formatShortClock,
+  rateLevel,
+  ttfbLevel,
+} from "./format.js";
 import { Panel, refreshPanel } from "./panel.js";
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+const TICK_STEPS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];
+
+// Picks a round tick step, in minutes of wall time, giving at most 8 ticks.
+function tickStepMs(spanMs) {
+  const step = TICK_STEPS_MIN.find((minutes) => spanMs / (minutes * MINUTE_MS) <= 8);
+  return (step ?? 1440) * MINUTE_MS;
+}
+
+// Places ticks on round local times (10:00, 10:10, ...) rather than at
+// multiples of the step counted from the window start.
+function alignedTicks(minMs, maxMs, stepMs) {
+  const offsetMs = -new Date(minMs).getTimezoneOffset() * MINUTE_MS;
+  const ticks = [];
+  let value = Math.ceil((minMs + offsetMs) / stepMs) * stepMs - offsetMs;
+  for (; value <= maxMs; value += stepMs) ticks.push({ value });
+  return ticks;
+}
 
 function buildDatasets(series, showP50, colourFor) {
   const datasets = [];
@@ -48,7 +77,7 @@ function createChart(canvas) {
       normalized: true,
       interaction: { mode: "nearest", axis: "x", intersect: false },
       scales: {
-        x: { type: "linear", ticks: { callback: (value) => formatShortClock(value), maxTicksLimit: 8 } },
+        x: { type: "linear", ticks: { maxRotation: 0 } },
         y: { beginAtZero: true, title: { display: true, text: "TTFB (ms)" }, ticks: { callback: (value) => `${value} ms` } },
       },
       plugins: {
@@ -120,9 +149,16 @@ export function createPulse() {
   };
 
   function draw() {
+    const spanMs = lastData.until_ms - lastData.since_ms;
+    const ticks = chart.options.scales.x.ticks;
     chart.data.datasets = buildDatasets(lastData.series, p50Toggle.checked, colourFor);
     chart.options.scales.x.min = lastData.since_ms;
     chart.options.scales.x.max = lastData.until_ms;
+    const stepMs = tickStepMs(spanMs);
+    chart.options.scales.x.afterBuildTicks = (scale) => {
+      scale.ticks = alignedTicks(scale.min, scale.max, stepMs);
+    };
+    ticks.callback = (value) => (spanMs > DAY_MS ? formatDayHour(value) : formatShortClock(value));
     chart.update();
   }
 

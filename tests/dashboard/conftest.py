@@ -43,7 +43,8 @@ SEEDED_ALERTS = [
     ("p95_ttfb", "alpha", "info", "resolved", "p95 TTFB back under 2000 ms"),
 ]
 PAYER = "0x1111222233334444555566667777888899990000"
-# Resource errors the browser logs by design: the runway asks for a token.
+# Resource errors the browser logs by design: /api/costs returns 401 until
+# a token is entered.
 EXPECTED_RESOURCE_ERRORS = ("/api/costs",)
 
 

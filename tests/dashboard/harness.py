@@ -95,7 +95,7 @@ class LiveCollector:
 
     def start(self) -> None:
         self._thread.start()
-        app = create_app(self.store, layout=self._layout, settings=self._settings)  # type: ignore[arg-type]
+        app = create_app(self.store, layout=self._layout, settings=self._settings)
         self._runner = web.AppRunner(app, shutdown_timeout=1)
 
         async def serve() -> None:

@@ -49,7 +49,7 @@ def test_heatmap_cell_shows_count_and_success(dashboard: Dashboard) -> None:
     expect(latest).to_contain_text("ago")
 
 
-def test_heatmap_configured_cell_without_data_is_empty(dashboard: Dashboard) -> None:
+def test_heatmap_empty_configured_cell(dashboard: Dashboard) -> None:
     dashboard.open()
 
     empty = cell(dashboard, "eu-central-1", "beta")
@@ -76,7 +76,7 @@ def test_heatmap_window_selector_refetches(dashboard: Dashboard) -> None:
     dashboard.open()
 
     # ap-northeast-1 probes are 1 to 20 minutes old, the timeouts 11 to 20:
-    # 15 minutes hold the 10 successes and the 4 newest timeouts.
+    # 15 minutes contain the 10 successes and the 4 newest timeouts.
     dashboard.page.select_option("#heatmap-window", "15m")
 
     expect(dashboard.page.locator("#heatmap-note")).to_have_text("p95 TTFB over 15m")

@@ -85,8 +85,8 @@ def test_stream_points_refresh_heatmap(
 def test_missing_stream_falls_back_to_polling(
     dashboard: Dashboard, own_collector: LiveCollector
 ) -> None:
-    # The browser answers /api/stream with 404 itself, as a collector
-    # without a stream would; everything else is the real API.
+    # The browser returns 404 for /api/stream itself, as a collector without
+    # a stream would. Every other request reaches the real API.
     def reject(route: Route) -> None:
         route.fulfill(
             status=404,
