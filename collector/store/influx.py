@@ -179,7 +179,8 @@ class InfluxStore:
             results.append(found)
         return results
 
-    async def _write_lines(self, lines: list[str]) -> None:
+    async def write_lines(self, lines: list[str]) -> None:
+        """Post prebuilt lines in one request; raise StoreUnavailable on failure."""
         try:
             await self._writer.write("\n".join(lines))
         except WriteError as exc:
@@ -188,7 +189,7 @@ class InfluxStore:
     async def write(self, measurements: list[Measurement]) -> None:
         """Write directly, without spool; the service's sink adds the spool."""
         if measurements:
-            await self._write_lines(self._encoder.encode_batch(measurements))
+            await self.write_lines(self._encoder.encode_batch(measurements))
 
     async def record_alert(self, event: AlertEvent) -> None:
         tags = {
@@ -198,12 +199,12 @@ class InfluxStore:
             "state": event.state,
         }
         line = encode_line("alert", tags, {"message": event.message}, event.time_ms)
-        await self._write_lines([line])
+        await self.write_lines([line])
 
     async def record_routing(self, time_ms: int, entry: RoutingEntry) -> None:
         fields = {"state": entry.state, "reason": entry.reason}
         line = encode_line("routing", {"provider": entry.provider}, fields, time_ms)
-        await self._write_lines([line])
+        await self.write_lines([line])
 
     async def record_funds(self, snapshot: FundsSnapshot) -> None:
         tags = {
@@ -221,7 +222,7 @@ class InfluxStore:
                 None if snapshot.runway_days is None else float(snapshot.runway_days)
             ),
         }
-        await self._write_lines([encode_line("funds", tags, fields, snapshot.time_ms)])
+        await self.write_lines([encode_line("funds", tags, fields, snapshot.time_ms)])
 
     async def heatmap(
         self, since_ms: int, until_ms: int, stat: Stat

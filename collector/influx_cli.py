@@ -1,0 +1,215 @@
+"""`beamwatch influx setup|check` and `beamwatch spool status`.
+
+`setup` creates the database and retention policy on InfluxDB 1.x, or prints
+the `influx` commands that create the bucket and its DBRP mapping on 2.x,
+whose API token for that is an operator's, not beamwatch's. `check` writes one
+point of measurement `beamwatch_check` through the configured write path and
+reads it back with InfluxQL, which proves both paths and the credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from collector.config import ConfigError, InfluxStoreSettings, load_config
+from collector.store.base import StoreUnavailable
+from collector.store.influx import open_influx_store
+from probe.lineprotocol import encode_line
+from probe.sinks import WriteError
+from probe.spool import Spool
+
+influx_app = typer.Typer(
+    help="Set up and check the InfluxDB store.", no_args_is_help=True
+)
+spool_app = typer.Typer(
+    help="Inspect the spool of unwritten points.", no_args_is_help=True
+)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help='TOML config file with [store] kind = "influxdb".'
+    ),
+]
+CHECK_MEASUREMENT = "beamwatch_check"
+# A point written by `check` is read back for at most this long, because
+# some servers (VictoriaMetrics, 3.x) make writes visible after a delay.
+CHECK_READ_TIMEOUT_S = 10.0
+
+
+@spool_app.callback()
+def spool_group() -> None:
+    """Inspect the spool of unwritten points."""
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_influx_settings(path: Path) -> InfluxStoreSettings:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if not isinstance(config.store, InfluxStoreSettings):
+        raise _fail(
+            f'{path}: [store] kind is "{config.store.kind}"; set kind = "influxdb"'
+            " and its url and database to use this command"
+        )
+    return config.store
+
+
+def v2_setup_commands(settings: InfluxStoreSettings) -> list[str]:
+    """Return the `influx` CLI commands that prepare InfluxDB 2.x for beamwatch."""
+    org = settings.org or "ORG"
+    bucket = settings.bucket or settings.database
+    retention = "0" if settings.retention == "INF" else settings.retention
+    rp = settings.retention_policy or "autogen"
+    return [
+        f"influx bucket create --name {bucket} --org {org} --retention {retention}",
+        f"influx v1 dbrp create --org {org} --db {settings.database} --rp {rp}"
+        " --bucket-id BUCKET_ID --default",
+    ]
+
+
+async def create_database(settings: InfluxStoreSettings) -> list[str]:
+    """Create the database, make the retention policy its default, return the steps."""
+    store = open_influx_store(settings)
+    database = settings.database
+    policy = settings.retention_policy or "beamwatch"
+    duration = settings.retention
+    steps = [f'CREATE DATABASE "{database}"']
+    create_policy = (
+        f'CREATE RETENTION POLICY "{policy}" ON "{database}"'
+        f" DURATION {duration} REPLICATION 1 DEFAULT"
+    )
+    try:
+        await store.query(steps[:1], {})
+        try:
+            await store.query([create_policy], {})
+            steps.append(create_policy)
+        except StoreUnavailable as exc:
+            if "already exists" not in str(exc):
+                raise
+            alter = (
+                f'ALTER RETENTION POLICY "{policy}" ON "{database}"'
+                f" DURATION {duration} DEFAULT"
+            )
+            await store.query([alter], {})
+            steps.append(alter)
+    finally:
+        await store.close()
+    return steps
+
+
+@influx_app.command("setup")
+def setup(config: ConfigOption) -> None:
+    """Create the database and retention policy (1.x), or print the 2.x commands."""
+    settings = load_influx_settings(config)
+    if settings.write_api == "v2":
+        typer.echo("InfluxDB 2.x: run these with an operator token, replacing")
+        typer.echo("BUCKET_ID with the id the first command prints:\n")
+        for command in v2_setup_commands(settings):
+            typer.echo(f"  {command}")
+        return
+    try:
+        steps = asyncio.run(create_database(settings))
+    except StoreUnavailable as exc:
+        raise _fail(f"setup failed: {exc}", 1) from None
+    for step in steps:
+        typer.echo(f"ok: {step}")
+
+
+async def write_and_read_back(settings: InfluxStoreSettings) -> float:
+    """Write one check point, poll until InfluxQL returns it, return the seconds."""
+    store = open_influx_store(settings)
+    nonce = secrets.token_hex(8)
+    now_ms = int(time.time() * 1000)
+    started = time.monotonic()
+    line = encode_line(
+        CHECK_MEASUREMENT, {"source": "beamwatch"}, {"nonce": nonce}, now_ms
+    )
+    try:
+        await store.write_lines([line])
+        while True:
+            (series,) = await store.query(
+                [f'SELECT "nonce" FROM {CHECK_MEASUREMENT} WHERE time = $time'],
+                {"time": now_ms * 1_000_000},
+            )
+            rows = series[0][1] if series else []
+            if any(row["nonce"] == nonce for row in rows):
+                return time.monotonic() - started
+            if time.monotonic() - started > CHECK_READ_TIMEOUT_S:
+                raise StoreUnavailable(
+                    f"wrote a point at {now_ms} but InfluxQL did not return it within"
+                    f" {CHECK_READ_TIMEOUT_S:g} s; check that database"
+                    f" {settings.database!r} maps to the bucket written to"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await store.close()
+
+
+@influx_app.command("check")
+def check(config: ConfigOption) -> None:
+    """Write one point and read it back; exit 1 if either fails."""
+    settings = load_influx_settings(config)
+    try:
+        elapsed_s = asyncio.run(write_and_read_back(settings))
+    except (StoreUnavailable, WriteError) as exc:
+        raise _fail(f"check failed: {exc}", 1) from None
+    typer.echo(
+        f"ok: wrote and read back one {CHECK_MEASUREMENT} point at {settings.url}"
+        f" (database {settings.database}, write API {settings.write_api})"
+        f" in {elapsed_s * 1000:.0f} ms"
+    )
+
+
+@spool_app.command("status")
+def spool_status(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file.")
+    ] = None,
+    spool_path: Annotated[
+        Path | None, typer.Option("--spool", help="Spool file; overrides the config.")
+    ] = None,
+) -> None:
+    """Print spooled batches; exit 1 when any batch failed for good."""
+    if spool_path is None:
+        if config is None:
+            raise _fail("pass --config with an influxdb store, or --spool PATH")
+        spool_path = load_influx_settings(config).spool_path
+    if not spool_path.exists():
+        typer.echo(f"{spool_path}: no spool file; nothing is waiting")
+        return
+    spool = Spool(spool_path)
+    try:
+        status = spool.status()
+    finally:
+        spool.close()
+
+    typer.echo(
+        f"{spool_path}: {status.pending_batches} pending batches"
+        f" ({status.pending_points} points),"
+        f" {status.failed_batches} failed ({status.failed_points} points)"
+    )
+    if status.oldest_pending_ms is not None:
+        typer.echo(f"oldest pending batch spooled at {_iso(status.oldest_pending_ms)}")
+    for batch_id, created_ms, points, error in status.failures:
+        typer.echo(
+            f"failed batch {batch_id} ({points} points, {_iso(created_ms)}): {error}"
+        )
+    if status.failed_batches:
+        raise typer.Exit(1)
+
+
+def _iso(time_ms: int) -> str:
+    return datetime.fromtimestamp(time_ms / 1000, UTC).isoformat(timespec="seconds")

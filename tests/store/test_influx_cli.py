@@ -1,0 +1,157 @@
+"""`beamwatch influx setup|check` and `beamwatch spool status` on a real influxd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from collector.config import ConfigError, parse_config
+from collector.influx_cli import influx_app, spool_app
+from probe.spool import FAILED, Spool
+from tests.support.influx import InfluxServer, influxd
+from tests.support.servers import free_port
+
+__all__ = ["influxd"]
+
+runner = CliRunner()
+
+
+def write_config(tmp_path: Path, store: str) -> Path:
+    path = tmp_path / "beamwatch.toml"
+    path.write_text(
+        f"[store]\n{store}\n\n"
+        '[[targets]]\nname = "t"\nprovider = "p"\nurl = "http://127.0.0.1:9/"\n'
+    )
+    return path
+
+
+def influx_store_toml(url: str, extra: str = "", database: str = "fresh") -> str:
+    return f'kind = "influxdb"\nurl = "{url}"\ndatabase = "{database}"\n{extra}'
+
+
+def test_setup_creates_database_and_policy(
+    tmp_path: Path, influxd: InfluxServer
+) -> None:
+    toml = influx_store_toml(
+        influxd.url, 'retention_policy = "short"\nretention = "7d"'
+    )
+    config = write_config(tmp_path, toml)
+
+    first = runner.invoke(influx_app, ["setup", "--config", str(config)])
+    config.write_text(config.read_text().replace('"7d"', '"14d"'))
+    again = runner.invoke(influx_app, ["setup", "--config", str(config)])
+
+    assert first.exit_code == 0, first.output
+    assert 'CREATE RETENTION POLICY "short" ON "fresh" DURATION 7d' in first.output
+    assert again.exit_code == 0, again.output
+    assert 'ALTER RETENTION POLICY "short" ON "fresh" DURATION 14d' in again.output
+    reply = influxd.query('SHOW RETENTION POLICIES ON "fresh"')
+    policies = reply["results"][0]["series"][0]["values"]
+    short = next(row for row in policies if row[0] == "short")
+    assert short[1] == "336h0m0s"
+    assert short[-1] is True
+
+
+def test_check_reads_back_point(tmp_path: Path, influxd: InfluxServer) -> None:
+    config = write_config(tmp_path, influx_store_toml(influxd.url))
+    assert runner.invoke(influx_app, ["setup", "-c", str(config)]).exit_code == 0
+
+    result = runner.invoke(influx_app, ["check", "-c", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert "ok: wrote and read back one beamwatch_check point" in result.output
+
+
+def test_check_names_missing_database(tmp_path: Path, influxd: InfluxServer) -> None:
+    config = write_config(tmp_path, influx_store_toml(influxd.url))
+    result = runner.invoke(influx_app, ["check", "-c", str(config)])
+    assert result.exit_code == 1
+    assert 'database not found: "fresh"' in result.output
+
+
+def test_check_reports_dead_server(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path, influx_store_toml(url, "timeout_s = 2"))
+    result = runner.invoke(influx_app, ["check", "-c", str(config)])
+    assert result.exit_code == 1
+    assert f"check failed: {url}/write failed" in result.output
+
+
+def test_setup_prints_v2_commands(tmp_path: Path) -> None:
+    toml = influx_store_toml(
+        "http://127.0.0.1:8086", 'write_api = "v2"\nbucket = "bw"\norg = "acme"'
+    )
+    result = runner.invoke(
+        influx_app, ["setup", "-c", str(write_config(tmp_path, toml))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "influx bucket create --name bw --org acme --retention 90d" in result.output
+    assert "influx v1 dbrp create --org acme --db fresh --rp autogen" in result.output
+
+
+def test_setup_rejects_sqlite_store(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'kind = "sqlite"')
+    result = runner.invoke(influx_app, ["setup", "-c", str(config)])
+    assert result.exit_code == 2
+    assert 'set kind = "influxdb"' in result.output
+
+
+def test_spool_status_lists_failures(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    spool = Spool(path)
+    spool.put("probe ok=true 1\nprobe ok=true 2", 2)
+    spool.put("probe ok= 3", 1, status=FAILED, error="unable to parse 'probe ok= 3'")
+    spool.close()
+
+    result = runner.invoke(spool_app, ["status", "--spool", str(path)])
+
+    assert result.exit_code == 1
+    assert "1 pending batches (2 points), 1 failed (1 points)" in result.output
+    assert "failed batch 2 (1 points" in result.output
+    assert "unable to parse 'probe ok= 3'" in result.output
+
+
+def test_spool_status_without_file(tmp_path: Path) -> None:
+    result = runner.invoke(spool_app, ["status", "--spool", str(tmp_path / "x.db")])
+    assert result.exit_code == 0
+    assert "no spool file; nothing is waiting" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(
+            'token = "t"\nusername = "u"\npassword = "p"',
+            "set either token or username and password, not both",
+            id="token-and-user",
+        ),
+        pytest.param('username = "u"', "must be set together", id="user-no-password"),
+        pytest.param(
+            'write_api = "v2"', 'bucket is required when write_api = "v2"', id="v2"
+        ),
+        pytest.param('retention = "7 days"', "store.retention", id="retention"),
+    ],
+)
+def test_invalid_influx_settings_rejected(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(config_text(extra))
+
+
+def test_invalid_database_name_rejected() -> None:
+    text = config_text("").replace('database = "fresh"', 'database = "a b"')
+    with pytest.raises(ConfigError, match=r"store\.database: String should match"):
+        parse_config(text)
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    config = parse_config(config_text('token = "hunter2"'))
+    assert "hunter2" not in repr(config.store)
+
+
+def config_text(extra: str) -> str:
+    return (
+        f"[store]\n{influx_store_toml('http://127.0.0.1:8086', extra)}\n"
+        '[[targets]]\nname = "t"\nprovider = "p"\nurl = "http://127.0.0.1:9/"\n'
+    )
