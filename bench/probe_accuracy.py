@@ -1,18 +1,20 @@
-"""Compare beamwatch's phase timings with curl's on the same loopback servers.
+"""Compare beamwatch's and blackbox_exporter's phase timings with curl's.
 
     /work/venv/bin/python bench/probe_accuracy.py --repetitions 20
 
-Each case runs curl and beamwatch back to back, in alternating order, against
-the same URL, N times. Per phase it prints the median of the paired
-differences (beamwatch minus curl) and the median of their absolute values.
-curl's `-w` timings are the reference: `time_starttransfer` for TTFB,
-`time_connect - time_namelookup` for TCP connect, `time_appconnect -
-time_connect` for TLS and `time_total` for total. Both clients open a fresh
-connection for every request and skip certificate checks on the self-signed
-TLS origin.
+Each case runs curl, beamwatch and Prometheus blackbox_exporter one after
+another, in alternating order, against the same URL, N times. Per phase it
+prints the median of the paired differences (prober minus curl) and the
+median of their absolute values. curl's `-w` timings are the reference:
+`time_starttransfer` for TTFB, `time_connect - time_namelookup` for TCP
+connect, `time_appconnect - time_connect` for TLS and `time_total` for
+total. blackbox_exporter's `probe_http_duration_seconds` phases map to them
+as connect, tls, resolve+connect+tls+processing (TTFB) and the sum of all
+phases (total). All three open a fresh connection for every request and skip
+certificate checks on the self-signed TLS origin.
 
-The aiohttp origin runs in its own process, so the prober's event loop never
-serves the requests it measures.
+The origins and blackbox_exporter run in their own processes, so beamwatch's
+event loop never serves the requests it measures.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,7 @@ from tests.probe.certs import make_self_signed  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     free_port,
     run_nginx,
+    stop_process,
     wait_for_port,
 )
 
@@ -50,6 +55,18 @@ CURL_FORMAT = (
     " %{time_starttransfer} %{time_total}"
 )
 Timings = dict[str, float | None]
+BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter"
+BLACKBOX_CONFIG = """
+modules:
+  http_fresh:
+    prober: http
+    timeout: 10s
+    http:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      tls_config:
+        insecure_skip_verify: true
+"""
 
 
 async def body_delayed(request: web.Request) -> web.StreamResponse:
@@ -139,6 +156,64 @@ class BeamwatchProber:
         self._loop.close()
 
 
+@contextlib.contextmanager
+def run_blackbox(work: Path) -> Iterator[str]:
+    """Run blackbox_exporter on a free loopback port; yield its base URL."""
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "blackbox.yml"
+    config.write_text(BLACKBOX_CONFIG)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            BLACKBOX_BINARY,
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+
+
+def parse_blackbox_metrics(text: str) -> dict[str, float]:
+    """Return the probe's phase durations in ms and probe_success."""
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith('probe_http_duration_seconds{phase="'):
+            phase = line.split('"')[1]
+            values[phase] = float(line.rsplit(" ", 1)[1]) * 1000
+        elif line.startswith("probe_success "):
+            values["success"] = float(line.split()[1])
+    return values
+
+
+class BlackboxProber:
+    """Asks a running blackbox_exporter to probe a URL and reads its phases."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base_url = base_url
+
+    def __call__(self, url: str) -> Timings:
+        query = urllib.parse.urlencode({"target": url, "module": "http_fresh"})
+        with urllib.request.urlopen(f"{self._base_url}/probe?{query}") as reply:
+            values = parse_blackbox_metrics(reply.read().decode())
+        if values.get("success") != 1.0:
+            raise RuntimeError(f"blackbox_exporter probe of {url} failed")
+        ttfb = sum(values[phase] for phase in ("resolve", "connect", "tls"))
+        ttfb += values["processing"]
+        return {
+            "connect_ms": values["connect"],
+            "tls_ms": values["tls"] if url.startswith("https:") else None,
+            "ttfb_ms": ttfb,
+            "total_ms": ttfb + values["transfer"],
+        }
+
+
 @dataclass
 class Case:
     name: str
@@ -193,13 +268,17 @@ def main() -> None:
     args = parser.parse_args()
 
     beamwatch = BeamwatchProber()
-    probers: dict[str, Callable[[str], Timings]] = {"beamwatch": beamwatch}
     with (
         tempfile.TemporaryDirectory(prefix="beamwatch-bench-") as work,
         run_nginx(Path(work) / "nginx") as nginx,
         run_origin() as plain_origin,
         run_origin(Path(work) / "tls") as tls_origin,
+        run_blackbox(Path(work) / "blackbox") as blackbox_url,
     ):
+        probers: dict[str, Callable[[str], Timings]] = {
+            "beamwatch": beamwatch,
+            "blackbox": BlackboxProber(blackbox_url),
+        }
         cases = [
             Case("nginx, plain HTTP", f"{nginx.base_url}/small.bin"),
             Case("aiohttp, TLS", f"{tls_origin}/delay/0"),

@@ -4,7 +4,9 @@ aiohttp's trace signals fire after its own work: headers are parsed before
 `session.get()` returns, and TCP and TLS end in one signal. Three hooks stamp
 the moments themselves:
 
-- the socket factory stamps the start of the TCP connect,
+- a socket subclass stamps the start of the TCP connect, the moment the loop
+  sees it completed, and every send (the last one before the response is the
+  request leaving),
 - an `ssl.SSLObject` subclass stamps the first call of `do_handshake` (TCP is
   connected) and the call that completes it (TLS is done),
 - a `ResponseHandler` subclass stamps `connection_made`, the first and the
@@ -104,8 +106,48 @@ class StampingResponseHandler(ResponseHandler):
             stamps = active.stamps
             if stamps.first_byte is None:
                 stamps.first_byte = now
+                stamps.request_sent = stamps.last_send
             stamps.last_byte = now
         super().data_received(data)
+
+
+class StampingSocket(socket.socket):
+    """A socket that stamps its connect completing and each send.
+
+    asyncio's selector loop calls `connect` and, once the socket turns
+    writable, `getsockopt(SO_ERROR)`; its transports call `send`. A loop that
+    bypasses these Python methods (uvloop) leaves the stamps unset, and
+    `phases()` then falls back to the trace-signal stamps.
+    """
+
+    __slots__ = ("_beamwatch_probe",)
+    _beamwatch_probe: ActiveProbe | None
+
+    def connect(self, address: Any) -> None:
+        super().connect(address)
+        self._stamp_connected()
+
+    def getsockopt(self, *args: Any) -> Any:
+        value = super().getsockopt(*args)
+        if args[:2] == (socket.SOL_SOCKET, socket.SO_ERROR) and value == 0:
+            self._stamp_connected()
+        return value
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        sent = super().send(data, flags)
+        active = self._beamwatch_probe
+        if active is not None and active.current():
+            active.stamps.last_send = active.clock()
+        return sent
+
+    def _stamp_connected(self) -> None:
+        active = self._beamwatch_probe
+        if (
+            active is not None
+            and active.current()
+            and active.stamps.tcp_connected is None
+        ):
+            active.stamps.tcp_connected = active.clock()
 
 
 def _stamping_socket(addr_info: Any) -> socket.socket:
@@ -114,7 +156,9 @@ def _stamping_socket(addr_info: Any) -> socket.socket:
     active = _active()
     if active is not None and active.stamps.tcp_start is None:
         active.stamps.tcp_start = active.clock()
-    return socket.socket(family=family, type=kind, proto=proto)
+    sock = StampingSocket(family=family, type=kind, proto=proto)
+    sock._beamwatch_probe = active
+    return sock
 
 
 def stamping_connector(family: socket.AddressFamily) -> aiohttp.TCPConnector:

@@ -34,10 +34,13 @@ class PhaseStamps:
     dns_end: float | None = None
     connect_start: float | None = None
     tcp_start: float | None = None
+    tcp_connected: float | None = None
     connect_end: float | None = None
     tls_start: float | None = None
     tls_end: float | None = None
     headers_sent: float | None = None
+    last_send: float | None = None
+    request_sent: float | None = None
     first_byte: float | None = None
     last_byte: float | None = None
     headers_received: float | None = None
@@ -55,8 +58,10 @@ class PhaseStamps:
         self.redirects += 1
         self.dns_start = self.dns_end = None
         self.connect_start = self.tcp_start = self.connect_end = None
+        self.tcp_connected = None
         self.tls_start = self.tls_end = None
         self.headers_sent = self.headers_received = None
+        self.last_send = self.request_sent = None
         self.first_byte = self.last_byte = None
         self.connection_reused = False
 
@@ -78,11 +83,18 @@ class Phases:
 
 
 def _connect_span(stamps: PhaseStamps) -> tuple[float | None, float | None]:
-    """Return the TCP connect's start and end; TLS starts where TCP ends."""
+    """Return the TCP connect's start and end.
+
+    The socket's own stamps come first; without them (another event loop) the
+    connect starts where DNS ended and ends where TLS starts or aiohttp made
+    the connection.
+    """
     start = stamps.tcp_start
     if start is None:
         start = stamps.dns_end if stamps.dns_end is not None else stamps.connect_start
-    end = stamps.tls_start if stamps.tls_start is not None else stamps.connect_end
+    end = stamps.tcp_connected
+    if end is None:
+        end = stamps.tls_start if stamps.tls_start is not None else stamps.connect_end
     return start, end
 
 
@@ -90,9 +102,14 @@ def _hop_ms(stamps: PhaseStamps, received: float | None) -> float | None:
     """Return the network time of the current hop up to the `received` stamp.
 
     That is DNS + TCP + TLS + (received - request sent), or None before the
-    request was sent or anything came back.
+    request was sent or anything came back. The request counts as sent at the
+    last socket send before the first response byte, or where aiohttp
+    signalled its headers sent if the socket stamps are missing.
     """
-    wait_ms = _span_ms(stamps.headers_sent, received)
+    sent = stamps.request_sent
+    if sent is None:
+        sent = stamps.headers_sent
+    wait_ms = _span_ms(sent, received)
     if wait_ms is None:
         return None
     setup = (

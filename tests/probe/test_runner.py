@@ -161,7 +161,7 @@ async def test_blocked_loop_logs_lag(
 
     async def blocking_sink(_batch: list[Measurement]) -> None:
         # Holds the event loop, as a CPU-heavy sink or a sync call would.
-        time.sleep(0.05)  # noqa: ASYNC251
+        time.sleep(0.2)  # noqa: ASYNC251
 
     runner = Runner(
         targets, blocking_sink, on_round=lambda _summary: None, lag_period_s=0.05
