@@ -2,7 +2,9 @@
 
 Answers of /api/metrics, /api/heatmap, /api/alerts and /api/routing are
 cached for `cache_ttl_s` and /api/costs for `costs_cache_ttl_s`, shared by all
-clients (see collector.cache). Errors follow collector.middleware. The routes
+clients and refreshed in the background (see collector.cache). When the live
+stream sees new points or alerts it refreshes the matching answers first, so
+a dashboard that fetches on the event gets them. Errors follow collector.middleware. The routes
 and their parameter models are listed once, in `ROUTES`, which also feeds the
 OpenAPI description at /api/openapi.json.
 """
@@ -321,8 +323,8 @@ def create_app(
         store,
         poll_s=settings.stream_poll_s,
         now_ms=now_ms,
-        on_new_points=lambda: cache.invalidate(("metrics", "heatmap")),
-        on_new_alerts=lambda: cache.invalidate(("alerts", "routing")),
+        on_new_points=lambda: cache.refresh(("metrics", "heatmap")),
+        on_new_alerts=lambda: cache.refresh(("alerts", "routing")),
     )
     app[OPENAPI_KEY] = json_body(build_openapi(ROUTES, __version__))
 

@@ -1,29 +1,46 @@
-"""A short-lived, single-flight cache of API answers.
+"""A short-lived, single-flight cache of API answers that refreshes in the background.
 
 However many requests ask for the same key at once, one loader call (one set
 of store queries) runs per key per TTL, and every waiter gets its result.
-A loader that raises is not cached, so the next request after a store outage
-queries again. `invalidate()` drops entries by kind (the first element of a
-key), which the live stream does when new points or alerts arrive, so a
-dashboard that re-fetches on that event sees them.
+
+- Fresh (younger than the TTL): returned at once.
+- Stale (older than the TTL, younger than `max_stale_s`): returned at once
+  while one background load refreshes it, so no request waits for the store
+  once a key is warm.
+- Older than `max_stale_s`, or never loaded: the request waits for the load.
+
+A load that raises is not cached: waiters get the error (a store outage
+becomes 503), a failed background refresh keeps the stale answer until
+`max_stale_s`. `refresh()` reloads the entries of some kinds (the first
+element of a key) at once; the live stream calls it when new points or
+alerts arrive, before it tells the dashboards to fetch again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+Loader = Callable[[], Awaitable[Any]]
 
 
 @dataclass(slots=True)
-class _Entry(Generic[T]):
-    expires_at: float
-    future: asyncio.Future[T]
+class _Entry:
+    load: Loader
+    ttl_s: float
+    # The last good answer and when it was loaded; None before the first.
+    value: Any = None
+    loaded_at: float | None = None
+    used_at: float = 0.0
+    # The load in flight, shared by everyone who waits for it.
+    pending: asyncio.Future[Any] | None = None
 
 
 @dataclass(slots=True)
@@ -31,12 +48,14 @@ class CacheStats:
     """Counters that the load benchmark reads through /api/health."""
 
     hits: int = 0
+    stale_hits: int = 0
     loads: Counter[str] = field(default_factory=Counter)
     errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "hits": self.hits,
+            "stale_hits": self.stale_hits,
             "loads": sum(self.loads.values()),
             "loads_by_key": dict(sorted(self.loads.items())),
             "errors": self.errors,
@@ -46,79 +65,102 @@ class CacheStats:
 class TTLCache:
     """Map a key to the result of one loader call, reused for `ttl_s` seconds."""
 
-    def __init__(self, *, max_entries: int = 4096) -> None:
-        self._entries: dict[Hashable, _Entry[Any]] = {}
+    def __init__(self, *, max_stale_factor: float = 5.0, max_entries: int = 1024):
+        self._entries: dict[Hashable, _Entry] = {}
+        self._max_stale_factor = max_stale_factor
         self._max_entries = max_entries
-        self._loading: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.stats = CacheStats()
 
-    def invalidate(self, kinds: Collection[str] | None = None) -> None:
-        """Drop entries whose key starts with one of `kinds`, or all entries.
-
-        Loads already running finish and answer the requests that wait for
-        them, but later requests start a new load.
-        """
-        for key in list(self._entries):
-            kind = key[0] if isinstance(key, tuple) else key
-            if kinds is None or kind in kinds:
-                del self._entries[key]
-
-    async def get(
-        self, key: Hashable, ttl_s: float, load: Callable[[], Awaitable[T]]
-    ) -> T:
-        """Return the cached result for `key`, or run `load` once and share it."""
-        now = time.monotonic()
+    async def get(self, key: Hashable, ttl_s: float, load: Loader) -> Any:
+        """Return the answer for `key`, loading it at most once per `ttl_s`."""
         entry = self._entries.get(key)
-        if entry is not None and (not entry.future.done() or entry.expires_at > now):
-            self.stats.hits += 1
-            # shield: one cancelled waiter must not cancel the shared load.
-            return await asyncio.shield(entry.future)
+        if entry is None:
+            if len(self._entries) >= self._max_entries:
+                self._evict()
+            entry = self._entries[key] = _Entry(load, ttl_s)
+        entry.load = load
+        now = time.monotonic()
+        entry.used_at = now
 
-        if len(self._entries) >= self._max_entries:
-            self._evict(now)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        entry = _Entry(now + ttl_s, future)
-        self._entries[key] = entry
+        if entry.loaded_at is not None:
+            age_s = now - entry.loaded_at
+            if age_s < ttl_s:
+                self.stats.hits += 1
+                return entry.value
+            if age_s < ttl_s * self._max_stale_factor:
+                self.stats.stale_hits += 1
+                self._start_load(key, entry)
+                return entry.value
+
+        if entry.pending is not None:
+            self.stats.hits += 1
+        # shield: a waiter that is cancelled must not cancel the shared load.
+        return await asyncio.shield(self._start_load(key, entry))
+
+    async def refresh(self, kinds: Collection[str]) -> None:
+        """Reload the entries of `kinds` that were asked for lately, and wait.
+
+        An entry nobody asked for within its stale limit is dropped instead,
+        so keys that dashboards stopped using cost no more store queries.
+        """
+        now = time.monotonic()
+        loads = []
+        for key, entry in list(self._entries.items()):
+            if _kind(key) not in kinds:
+                continue
+            if now - entry.used_at > entry.ttl_s * self._max_stale_factor:
+                del self._entries[key]
+                continue
+            loads.append(self._start_load(key, entry))
+        await asyncio.gather(*loads, return_exceptions=True)
+
+    def _start_load(self, key: Hashable, entry: _Entry) -> asyncio.Future[Any]:
+        if entry.pending is not None:
+            return entry.pending
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry.pending = future
         self.stats.loads[_key_label(key)] += 1
-        task = asyncio.create_task(self._fill(key, entry, ttl_s, load))
-        self._loading.add(task)
-        task.add_done_callback(self._loading.discard)
-        return await asyncio.shield(future)
+        task = asyncio.create_task(self._fill(key, entry, future))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return future
 
     async def _fill(
-        self,
-        key: Hashable,
-        entry: _Entry[T],
-        ttl_s: float,
-        load: Callable[[], Awaitable[T]],
+        self, key: Hashable, entry: _Entry, future: asyncio.Future[Any]
     ) -> None:
         try:
-            result = await load()
+            value = await entry.load()
         except asyncio.CancelledError:
-            self._forget(key, entry)
-            entry.future.cancel()
+            entry.pending = None
+            future.cancel()
             raise
         except Exception as exc:
             self.stats.errors += 1
-            self._forget(key, entry)
-            entry.future.set_exception(exc)
-            # Waiters may all have gone; this marks the exception as retrieved.
-            entry.future.exception()
+            entry.pending = None
+            log.warning("cache load failed for %s: %s", _key_label(key), exc)
+            future.set_exception(exc)
+            # Nobody may be waiting (a background refresh); mark it retrieved.
+            future.exception()
             return
-        # The TTL counts from when the answer is ready, not from the request.
-        entry.expires_at = time.monotonic() + ttl_s
-        entry.future.set_result(result)
+        entry.value = value
+        entry.loaded_at = time.monotonic()
+        entry.pending = None
+        future.set_result(value)
 
-    def _forget(self, key: Hashable, entry: _Entry[Any]) -> None:
-        if self._entries.get(key) is entry:
-            del self._entries[key]
-
-    def _evict(self, now: float) -> None:
+    def _evict(self) -> None:
+        """Drop entries unused within their stale limit, or all if none is."""
+        now = time.monotonic()
         for key, entry in list(self._entries.items()):
-            if entry.future.done() and entry.expires_at <= now:
+            limit_s = entry.ttl_s * self._max_stale_factor
+            if entry.pending is None and now - entry.used_at > limit_s:
                 del self._entries[key]
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
+
+
+def _kind(key: Hashable) -> Hashable:
+    return key[0] if isinstance(key, tuple) else key
 
 
 def _key_label(key: Hashable) -> str:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -35,6 +35,8 @@ CLIENT_QUEUE_SIZE = 64
 # How far back the first poll looks for alerts, only to learn what is old.
 ALERT_LOOKBACK_MS = 7 * 86_400_000
 ALERT_BATCH = 100
+# How long a change waits for the cache to refresh before it is announced.
+HOOK_TIMEOUT_S = 5.0
 
 
 def format_event(event: str, data: dict[str, Any]) -> bytes:
@@ -50,8 +52,8 @@ class StreamHub:
         *,
         poll_s: float,
         now_ms: Callable[[], int],
-        on_new_points: Callable[[], None] = lambda: None,
-        on_new_alerts: Callable[[], None] = lambda: None,
+        on_new_points: Callable[[], Awaitable[None]] | None = None,
+        on_new_alerts: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._poll_s = poll_s
@@ -125,14 +127,24 @@ class StreamHub:
 
         if latest != self._latest:
             if self._latest is not None:
-                self._on_new_points()
+                await self._run_hook(self._on_new_points)
             self._latest = latest
             # Also on the first poll, for clients that connected before it.
             self._publish(self._points_event(latest))
         if alerts:
-            self._on_new_alerts()
+            await self._run_hook(self._on_new_alerts)
         for event in alerts:
             self._publish(format_event("alert", asdict(event)))
+
+    async def _run_hook(self, hook: Callable[[], Awaitable[None]] | None) -> None:
+        """Run a change hook (a cache refresh) before clients hear of the change."""
+        if hook is None:
+            return
+        try:
+            async with asyncio.timeout(HOOK_TIMEOUT_S):
+                await hook()
+        except TimeoutError:
+            log.warning("stream poll: cache refresh took over %s s", HOOK_TIMEOUT_S)
 
     async def _new_alerts(self) -> list[AlertEvent]:
         """Return alerts not seen by earlier polls, oldest first."""

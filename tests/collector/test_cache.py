@@ -37,16 +37,30 @@ async def test_concurrent_gets_load_once() -> None:
     assert cache.stats.hits == 99
 
 
-async def test_expired_entry_loads_again() -> None:
+async def test_stale_entry_answers_while_refreshing() -> None:
     cache = TTLCache()
-    load = CountingLoader()
+    load = CountingLoader(delay_s=0.02)
 
     first = await cache.get(("k",), 0.05, load)
     cached = await cache.get(("k",), 0.05, load)
     await asyncio.sleep(0.08)
-    fresh = await cache.get(("k",), 0.05, load)
+    stale = await cache.get(("k",), 0.05, load)
+    await asyncio.sleep(0.04)
+    refreshed = await cache.get(("k",), 0.05, load)
 
-    assert (first, cached, fresh) == (1, 1, 2)
+    assert (first, cached, stale, refreshed) == (1, 1, 1, 2)
+    assert cache.stats.stale_hits == 1
+
+
+async def test_too_stale_entry_waits_for_load() -> None:
+    cache = TTLCache(max_stale_factor=2)
+    load = CountingLoader()
+
+    await cache.get(("k",), 0.02, load)
+    await asyncio.sleep(0.05)
+    fresh = await cache.get(("k",), 0.02, load)
+
+    assert fresh == 2
 
 
 async def test_keys_are_independent() -> None:
@@ -74,17 +88,33 @@ async def test_failed_load_is_not_cached() -> None:
     assert cache.stats.errors == 1
 
 
-async def test_invalidate_drops_only_given_kinds() -> None:
+async def test_refresh_reloads_only_given_kinds() -> None:
     cache = TTLCache()
     load = CountingLoader()
     await cache.get(("metrics", "1h"), 10, load)
     await cache.get(("costs",), 10, load)
 
-    cache.invalidate(("metrics", "heatmap"))
-    await cache.get(("metrics", "1h"), 10, load)
-    await cache.get(("costs",), 10, load)
+    await cache.refresh(("metrics", "heatmap"))
+    metrics = await cache.get(("metrics", "1h"), 10, load)
+    costs = await cache.get(("costs",), 10, load)
 
+    assert metrics == 3
+    assert costs == 2
     assert load.calls == 3
+
+
+async def test_failed_refresh_keeps_stale_answer() -> None:
+    cache = TTLCache()
+    load = CountingLoader()
+    await cache.get(("k",), 0.03, load)
+    await asyncio.sleep(0.04)
+
+    load.fail = True
+    await cache.refresh(("k",))
+    stale = await cache.get(("k",), 0.03, load)
+
+    assert stale == 1
+    assert cache.stats.errors == 1
 
 
 async def test_cancelled_waiter_keeps_shared_load() -> None:

@@ -1,0 +1,396 @@
+"""Load the collector API the way a crowd of dashboards does, then find its limit.
+
+    /work/venv/bin/python bench/api_load.py --clients 200 --duration-s 60
+
+1. Seeds a SQLite store with 24 hours x 200 series at one point a minute
+   (288,000 points; 4 regions x 10 providers x 5 targets), or reuses --db.
+2. Starts the API in its own process (`serve`), so the load generator and the
+   server each get a core.
+3. Dashboard phase: N clients each hold one /api/stream, poll /api/heatmap and
+   /api/metrics once a second, and fetch both again on every `points` event.
+   A writer adds one round of points (one per series) every --write-every-s,
+   so the stream has something to announce. Prints errors, latency
+   percentiles and store loads per cache key per TTL from /api/health.
+4. Rate phase: open-loop requests at rising rates, half /api/heatmap and half
+   /api/metrics, each step beside a reference step at the same rate on
+   /api/openapi.json (fixed bytes, no store and no cache). Latency counts from
+   the request's scheduled time, so a backlog in the generator shows too.
+   Stops at the first step whose p99 passes --p99-limit-ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from collector.api import create_app  # noqa: E402
+from collector.settings import ApiServerSettings  # noqa: E402
+from collector.store.sqlite import SQLiteStore  # noqa: E402
+from probe.models import Measurement, Outcome  # noqa: E402
+from tests.support.servers import free_port, stop_process, wait_for_port  # noqa: E402
+
+REGIONS = ("us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1")
+PROVIDERS = tuple(f"sp-{n:02d}" for n in range(10))
+TARGETS = tuple(f"piece-{n}" for n in range(5))
+DAY_MS = 86_400_000
+DASHBOARD_PATHS = ("/api/heatmap", "/api/metrics")
+# Fixed bytes from the same app, with no store query and no cache: the floor.
+REFERENCE_PATHS = ("/api/openapi.json", "/api/openapi.json")
+
+
+def series_round(time_ms: int, salt: int) -> list[Measurement]:
+    """One point per series; about 2% are http_error, TTFB 40-400 ms."""
+    points = []
+    index = 0
+    for region in REGIONS:
+        for provider in PROVIDERS:
+            for target in TARGETS:
+                index += 1
+                failed = (index * 31 + salt) % 50 == 0
+                points.append(
+                    Measurement(
+                        time_ms=time_ms + index,
+                        target=target,
+                        provider=provider,
+                        region=region,
+                        network="mainnet",
+                        outcome=Outcome.HTTP_ERROR if failed else Outcome.OK,
+                        ttfb_ms=None if failed else 40.0 + (index * 7 + salt) % 360,
+                        status_code=502 if failed else 200,
+                    )
+                )
+    return points
+
+
+async def seed(path: Path, now_ms: int) -> int:
+    store = SQLiteStore(path)
+    batch: list[Measurement] = []
+    for minute in range(24 * 60, 0, -1):
+        batch.extend(series_round(now_ms - minute * 60_000, minute))
+        if len(batch) >= 20_000:
+            await store.write(batch)
+            batch.clear()
+    await store.write(batch)
+    count = await store.count()
+    await store.close()
+    return count
+
+
+def serve(db: Path, port: int, cache_ttl_s: float) -> None:
+    """Run the API on 127.0.0.1:port until killed (the `serve` subcommand)."""
+    store = SQLiteStore(db)
+    settings = ApiServerSettings(cache_ttl_s=cache_ttl_s, max_stream_clients=5000)
+    layout = {region: set(PROVIDERS) for region in REGIONS}
+    app = create_app(store, layout=layout, settings=settings)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+@dataclass
+class Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    events: int = 0
+
+    def summary(self) -> str:
+        if not self.latencies_ms:
+            return "no requests"
+        ordered = sorted(self.latencies_ms)
+        return (
+            f"{len(ordered)} requests, {len(self.errors)} errors,"
+            f" p50 {pct(ordered, 50):.1f} ms, p95 {pct(ordered, 95):.1f} ms,"
+            f" p99 {pct(ordered, 99):.1f} ms, max {ordered[-1]:.1f} ms"
+        )
+
+
+def pct(ordered: list[float], percent: float) -> float:
+    index = min(len(ordered) - 1, max(0, round(len(ordered) * percent / 100) - 1))
+    return ordered[index]
+
+
+async def timed_get(
+    session: aiohttp.ClientSession, url: str, tally: Tally, start: float
+) -> None:
+    try:
+        async with session.get(url) as response:
+            await response.read()
+            if response.status != 200:
+                tally.errors.append(f"{url}: HTTP {response.status}")
+    except aiohttp.ClientError as exc:
+        tally.errors.append(f"{url}: {exc!r}")
+    tally.latencies_ms.append((time.perf_counter() - start) * 1000)
+
+
+@dataclass
+class DashboardTallies:
+    """Polls after the warm-up, re-fetches on events, and the warm-up itself."""
+
+    polls: Tally = field(default_factory=Tally)
+    refetches: Tally = field(default_factory=Tally)
+    warmup: Tally = field(default_factory=Tally)
+
+    @property
+    def errors(self) -> list[str]:
+        return self.polls.errors + self.refetches.errors + self.warmup.errors
+
+    def steady(self) -> Tally:
+        return Tally(
+            self.polls.latencies_ms + self.refetches.latencies_ms,
+            self.polls.errors + self.refetches.errors,
+            self.refetches.events,
+        )
+
+
+async def dashboard_client(
+    base: str,
+    paths: tuple[str, ...],
+    tallies: DashboardTallies,
+    warm_until: float,
+    stop_at: float,
+    offset_s: float,
+    jitter_s: float,
+) -> None:
+    """One dashboard: a live stream, a poll per second, a re-fetch per event."""
+    urls = [base + path for path in paths]
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    refetches: set[asyncio.Task[None]] = set()
+    rng = random.Random(offset_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def fetch_all(tally: Tally | None = None) -> None:
+            start = time.perf_counter()
+            if tally is None:
+                tally = tallies.warmup if start < warm_until else tallies.polls
+            await asyncio.gather(*(timed_get(session, u, tally, start) for u in urls))
+
+        async def refetch() -> None:
+            if jitter_s < 0:
+                return
+            await asyncio.sleep(rng.uniform(0, jitter_s))
+            if time.perf_counter() < stop_at:
+                await fetch_all(tallies.refetches)
+
+        async def listen() -> None:
+            async with session.get(f"{base}/api/stream") as stream:
+                async for line in stream.content:
+                    if line.startswith(b"event: points"):
+                        tallies.refetches.events += 1
+                        task = asyncio.create_task(refetch())
+                        refetches.add(task)
+                        task.add_done_callback(refetches.discard)
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(offset_s)
+        next_poll = time.perf_counter()
+        while next_poll < stop_at:
+            await fetch_all()
+            next_poll += 1.0
+            await asyncio.sleep(max(0.0, next_poll - time.perf_counter()))
+        listener.cancel()
+        await asyncio.gather(*refetches, return_exceptions=True)
+
+
+async def writer(db: Path, every_s: float, stop_at: float) -> int:
+    store = SQLiteStore(db)
+    rounds = 0
+    while time.perf_counter() + every_s < stop_at:
+        await asyncio.sleep(every_s)
+        await store.write(series_round(int(time.time() * 1000), rounds))
+        rounds += 1
+    await store.close()
+    return rounds
+
+
+async def health(base: str) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{base}/api/health") as response,
+    ):
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def dashboard_phase(
+    base: str,
+    db: Path,
+    args: argparse.Namespace,
+    paths: tuple[str, ...] = DASHBOARD_PATHS,
+) -> bool:
+    before = (await health(base))["cache"]["loads_by_key"]
+    tallies = DashboardTallies()
+    started = time.perf_counter()
+    warm_until = started + args.warmup_s
+    stop_at = started + args.duration_s
+    clients = [
+        dashboard_client(
+            base, paths, tallies, warm_until, stop_at, i / args.clients, args.jitter_s
+        )
+        for i in range(args.clients)
+    ]
+    *_, rounds = await asyncio.gather(*clients, writer(db, args.write_every_s, stop_at))
+    after = await health(base)
+    loads_by_key = after["cache"]["loads_by_key"]
+    loads = {k: v - before.get(k, 0) for k, v in loads_by_key.items()}
+    windows = args.duration_s / args.cache_ttl_s
+
+    refetch = f"jitter 0-{args.jitter_s} s" if args.jitter_s >= 0 else "off"
+    print(
+        f"dashboard phase: {args.clients} clients, {args.duration_s:.0f} s,"
+        f" re-fetch on points events: {refetch}"
+    )
+    print(f"  first {args.warmup_s:.0f} s (cold cache): {tallies.warmup.summary()}")
+    print(f"  polls after that:        {tallies.polls.summary()}")
+    print(f"  re-fetches on events:    {tallies.refetches.summary()}")
+    print(f"  all after warm-up:       {tallies.steady().summary()}")
+    print(
+        f"  points events received: {tallies.refetches.events} ({rounds} write rounds)"
+    )
+    for key, count in sorted(loads.items()):
+        if count:
+            print(
+                f"  store loads {key!r}: {count} in {windows:.0f} TTL windows"
+                f" of {args.cache_ttl_s} s = {count / windows:.2f} per window"
+            )
+    for error in tallies.errors[:5]:
+        print(f"  error: {error}")
+    ordered = sorted(tallies.steady().latencies_ms)
+    return not tallies.errors and bool(ordered) and pct(ordered, 99) < 50
+
+
+async def open_loop(base: str, paths: list[str], rate: float, seconds: float) -> Tally:
+    """Send `rate` requests a second for `seconds`, round-robin over `paths`."""
+    tally = Tally()
+    connector = aiohttp.TCPConnector(limit=2000)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        tasks = []
+        for n in range(int(rate * seconds)):
+            scheduled = start + n / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            url = base + paths[n % len(paths)]
+            tasks.append(asyncio.create_task(timed_get(session, url, tally, scheduled)))
+        await asyncio.gather(*tasks)
+    return tally
+
+
+async def rate_phase(base: str, args: argparse.Namespace) -> None:
+    print(f"rate phase: {args.step_s} s per step, p99 limit {args.p99_limit_ms} ms")
+    print(
+        f"  {'req/s':>6}  {'API p50':>8} {'API p99':>8} {'err':>4}   reference p50/p99"
+    )
+    api = ["/api/heatmap", "/api/metrics"]
+    for rate in args.rates:
+        tally = await open_loop(base, api, rate, args.step_s)
+        reference = await open_loop(base, ["/api/openapi.json"], rate, args.step_s)
+        ordered = sorted(tally.latencies_ms)
+        floor = sorted(reference.latencies_ms)
+        print(
+            f"  {rate:>6.0f}  {pct(ordered, 50):>6.1f}ms {pct(ordered, 99):>6.1f}ms"
+            f" {len(tally.errors):>4}   {pct(floor, 50):.1f}/{pct(floor, 99):.1f} ms"
+        )
+        if pct(ordered, 99) > args.p99_limit_ms:
+            print(f"  p99 passes {args.p99_limit_ms} ms at about {rate:.0f} req/s")
+            return
+    print("  p99 stayed under the limit at every rate tried")
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(base: str, db: Path, server_pid: int, args: argparse.Namespace) -> None:
+    server_cpu_s, own_cpu_s = cpu_seconds(server_pid), time.process_time()
+    passed = await dashboard_phase(base, db, args)
+    print(
+        f"  CPU used: server {cpu_seconds(server_pid) - server_cpu_s:.1f} s,"
+        f" load generator {time.process_time() - own_cpu_s:.1f} s"
+        f" over {args.duration_s:.0f} s; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"  target (no errors, p99 < 50 ms): {'met' if passed else 'NOT met'}")
+    if args.reference_s > 0:
+        print(f"reference: the same clients on /api/openapi.json, {args.reference_s} s")
+        reference = argparse.Namespace(**{**vars(args), "duration_s": args.reference_s})
+        await dashboard_phase(base, db, reference, paths=REFERENCE_PATHS)
+    if args.rates:
+        await rate_phase(base, args)
+
+
+def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="beamwatch-bench-"))
+    db = args.db or work / "bench.db"
+    if not db.exists():
+        started = time.perf_counter()
+        count = asyncio.run(seed(db, int(time.time() * 1000)))
+        print(f"seeded {count} points in {time.perf_counter() - started:.1f} s")
+    port = free_port()
+    command = [sys.executable, __file__, "serve", str(db), str(port)]
+    command += ["--cache-ttl-s", str(args.cache_ttl_s)]
+    server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        wait_for_port("127.0.0.1", port)
+        asyncio.run(load(f"http://127.0.0.1:{port}", db, server.pid, args))
+    finally:
+        stop_process(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    serve_parser = sub.add_parser("serve", help="run the API (used by the benchmark)")
+    serve_parser.add_argument("db", type=Path)
+    serve_parser.add_argument("port", type=int)
+    serve_parser.add_argument("--cache-ttl-s", type=float, default=2.0)
+    parser.add_argument("--db", type=Path, help="reuse this seeded SQLite file")
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--duration-s", type=float, default=60)
+    parser.add_argument("--cache-ttl-s", type=float, default=2.0)
+    parser.add_argument("--write-every-s", type=float, default=10)
+    parser.add_argument("--warmup-s", type=float, default=5)
+    parser.add_argument(
+        "--reference-s",
+        type=float,
+        default=20,
+        help="seconds of the reference dashboard phase on /api/openapi.json; 0 skips",
+    )
+    parser.add_argument(
+        "--jitter-s",
+        type=float,
+        default=-1,
+        help="re-fetch on each points event after a random 0..N s delay;"
+        " negative (the default) does not re-fetch, only polls",
+    )
+    parser.add_argument("--step-s", type=float, default=8)
+    parser.add_argument("--p99-limit-ms", type=float, default=100)
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",") if r],
+        default=[500, 1000, 1500, 2000, 2500, 3000, 4000, 5000],
+        help="comma-separated request rates (req/s) for the rate phase",
+    )
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args.db, args.port, args.cache_ttl_s)
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
