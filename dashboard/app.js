@@ -14,6 +14,9 @@ import { createTicker } from "./ticker.js";
 
 const DEFAULT_POLL_S = 5;
 const ROUTING_EVERY_MS = 30_000;
+// With the stream open, views reload on events only. This reload moves their
+// window forward even when no probe reports.
+const STREAM_RELOAD_EVERY_MS = 30_000;
 // The API caches /api/costs for 60 s, so asking more often shows nothing new.
 const COSTS_EVERY_MS = 60_000;
 
@@ -33,7 +36,8 @@ function main() {
   const routing = createRouting();
   const panels = [heatmap.panel, pulse.panel, runway.panel, ticker.panel, routing.panel];
   const refreshData = coalesce(() => Promise.all([heatmap.refresh(), pulse.refresh()]));
-  const refreshAll = coalesce(() => Promise.all([refreshData(), ticker.refresh(), routing.refresh()]));
+  const refreshRouting = coalesce(routing.refresh);
+  const refreshAll = coalesce(() => Promise.all([refreshData(), ticker.refresh(), refreshRouting()]));
 
   let storeDown = false;
   const health = createHealth({
@@ -47,17 +51,19 @@ function main() {
 
   const modeLine = document.getElementById("live-mode");
   const updatedLine = document.getElementById("updated-age");
+  let liveMode = "polling";
   startLive({
     pollMs,
     onPoints: refreshData,
     onAlert: (alert) => {
       ticker.prepend(alert);
       // Bans and unbans arrive as alerts too.
-      routing.refresh();
+      refreshRouting();
     },
     onStore: health.refresh,
     onPoll: refreshAll,
     onModeChange: (mode, reason) => {
+      liveMode = mode;
       modeLine.textContent = mode === "stream" ? "live stream" : `polling every ${pollMs / 1000} s (${reason})`;
       modeLine.className = `live-mode mode-${mode}`;
     },
@@ -67,7 +73,8 @@ function main() {
   refreshAll();
   runway.refresh();
   setInterval(health.refresh, pollMs);
-  setInterval(routing.refresh, ROUTING_EVERY_MS);
+  setInterval(refreshRouting, ROUTING_EVERY_MS);
+  setInterval(() => liveMode === "stream" && refreshAll(), STREAM_RELOAD_EVERY_MS);
   setInterval(runway.refresh, COSTS_EVERY_MS);
   setInterval(() => {
     const nowMs = Date.now();

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from collector.store.base import AlertEvent, FundsSnapshot, RoutingEntry
 from probe.models import Measurement, Outcome
-from tests.dashboard.harness import CHROMIUM, CHROMIUM_ARGS, LiveCollector
+from tests.dashboard.harness import API_TOKEN, CHROMIUM, CHROMIUM_ARGS, LiveCollector
 
 LAYOUT = {
     "us-east-1": {"alpha", "beta"},
@@ -106,8 +106,10 @@ async def seed(collector: LiveCollector, now_ms: int) -> None:
 
 
 @contextlib.contextmanager
-def seeded_collector(db_path: Path) -> Iterator[LiveCollector]:
-    server = LiveCollector(db_path, LAYOUT)
+def seeded_collector(
+    db_path: Path, token: str | None = API_TOKEN
+) -> Iterator[LiveCollector]:
+    server = LiveCollector(db_path, LAYOUT, token=token)
     server.start()
     try:
         server.run(seed(server, int(time.time() * 1000)))

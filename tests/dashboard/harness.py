@@ -67,13 +67,18 @@ class LiveCollector:
     """`collector.api.create_app` served on 127.0.0.1 from a background thread."""
 
     def __init__(
-        self, db_path: Path, layout: dict[str, set[str]], stream_poll_s: float = 0.2
+        self,
+        db_path: Path,
+        layout: dict[str, set[str]],
+        *,
+        token: str | None = API_TOKEN,
+        stream_poll_s: float = 0.2,
     ) -> None:
         self.store = SwitchableStore(SQLiteStore(db_path))
         self.port = free_port()
         self._layout = layout
         self._settings = ApiServerSettings(
-            token=SecretStr(API_TOKEN),
+            token=None if token is None else SecretStr(token),
             stream_poll_s=stream_poll_s,
             cache_ttl_s=0.1,
             costs_cache_ttl_s=0.1,
@@ -83,6 +88,7 @@ class LiveCollector:
             target=self._loop.run_forever, name="collector", daemon=True
         )
         self._runner: web.AppRunner | None = None
+        self._stopped = False
 
     @property
     def base_url(self) -> str:
@@ -106,6 +112,11 @@ class LiveCollector:
         self.run(serve())
 
     def stop(self) -> None:
+        """Stop serving and close the store; a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
+
         async def shut() -> None:
             if self._runner is not None:
                 await self._runner.cleanup()

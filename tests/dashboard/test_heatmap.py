@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import expect
 
+from probe.models import Measurement, Outcome
 from tests.dashboard.conftest import SEEDED_CELLS, Dashboard
+from tests.dashboard.harness import LiveCollector
 
 
 def cell(dashboard: Dashboard, region: str, provider: str):  # type: ignore[no-untyped-def]
@@ -101,3 +105,29 @@ def test_heatmap_shows_api_error_text(dashboard: Dashboard) -> None:
         "panel panel-heatmap is-stale"
     )
     assert dashboard.page.locator("#heatmap-body td.cell").count() == 6
+
+
+def test_heatmap_marks_all_failed_cell(
+    dashboard: Dashboard, own_collector: LiveCollector
+) -> None:
+    dashboard.open(own_collector)
+    now_ms = int(time.time() * 1000)
+    timeouts = [
+        Measurement(
+            time_ms=now_ms - index * 1000,
+            target="gamma-piece",
+            provider="gamma",
+            region="sa-east-1",
+            network="local",
+            outcome=Outcome.TIMEOUT,
+            error="timed out after 10 s",
+        )
+        for index in range(3)
+    ]
+
+    own_collector.run(own_collector.store.inner.write(timeouts))
+
+    failed = cell(dashboard, "sa-east-1", "gamma")
+    expect(failed.locator(".cell-value")).to_have_text("all failed")
+    assert failed.get_attribute("data-level") == "bad"
+    expect(failed.locator(".cell-meta").first).to_have_text("3 probes · 0 % ok")

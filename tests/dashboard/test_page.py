@@ -68,6 +68,21 @@ def test_store_outage_shows_banner_and_stale(
     )
 
 
+def test_stopped_collector_shows_unreachable_banner(
+    dashboard: Dashboard, own_collector: LiveCollector
+) -> None:
+    dashboard.open(own_collector)
+
+    own_collector.stop()
+
+    banner = dashboard.page.locator("#outage-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Collector unreachable:")
+    expect(banner).to_contain_text("cannot reach the collector for /api/health")
+    expect(dashboard.page.locator("#health-pill")).to_have_text("unreachable")
+    assert dashboard.page.locator("#heatmap-body td.cell").count() == 6
+
+
 def test_stream_points_refresh_heatmap(
     dashboard: Dashboard, own_collector: LiveCollector
 ) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import Dashboard
+from tests.dashboard.conftest import Dashboard, seeded_collector
 from tests.dashboard.harness import API_TOKEN
 
 
@@ -76,3 +78,17 @@ def test_runway_token_stays_in_session_storage(dashboard: Dashboard) -> None:
     local = dashboard.page.evaluate("localStorage.length")
     assert session == API_TOKEN
     assert local == 0
+
+
+def test_runway_shows_disabled_costs_error(
+    dashboard: Dashboard, tmp_path: Path
+) -> None:
+    with seeded_collector(tmp_path / "beamwatch.db", token=None) as collector:
+        dashboard.open(collector)
+
+        error = dashboard.page.locator("#runway-panel .panel-error")
+        expect(error).to_be_visible()
+        expect(error).to_contain_text(
+            "no data: /api/costs is disabled because no API token is set"
+        )
+        expect(dashboard.page.locator("#runway-token-form")).to_be_hidden()
