@@ -1,0 +1,67 @@
+"""The InfluxQL examples in docs/influxdb.md, run against a real influxd."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from collector.store.base import Stat
+from collector.store.influx import InfluxStore
+from probe.models import Measurement, Outcome
+from probe.sinks import V1Writer
+from tests.support.influx import InfluxServer, influxd
+
+__all__ = ["influxd"]
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "influxdb.md"
+EXAMPLES = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+
+
+def recent_points(now_ms: int) -> list[Measurement]:
+    points = []
+    for i in range(120):
+        outcome = Outcome.TIMEOUT if i % 10 == 0 else Outcome.OK
+        points.append(
+            Measurement(
+                time_ms=now_ms - 20 * 60_000 + i * 9_000,
+                target="piece",
+                provider=("alpha", "beta")[i % 2],
+                region=("eu-central-1", "us-east-1")[i // 60],
+                network="mainnet",
+                outcome=outcome,
+                ttfb_ms=None if outcome is Outcome.TIMEOUT else 20.0 + i % 17,
+            )
+        )
+    return points
+
+
+def test_doc_has_influxql_examples() -> None:
+    assert len(EXAMPLES) == 3
+
+
+@pytest.mark.parametrize("statement", EXAMPLES)
+async def test_doc_example_runs(influxd: InfluxServer, statement: str) -> None:
+    now_ms = int(time.time() * 1000)
+    store = InfluxStore(influxd.url, "beamwatch", V1Writer(influxd.url, "beamwatch"))
+    await store.write(recent_points(now_ms))
+    (series,) = await store.query([statement], {})
+    await store.close()
+    assert series
+    assert all(rows for _, rows in series)
+
+
+async def test_doc_p95_matches_heatmap(influxd: InfluxServer) -> None:
+    now_ms = int(time.time() * 1000)
+    store = InfluxStore(influxd.url, "beamwatch", V1Writer(influxd.url, "beamwatch"))
+    await store.write(recent_points(now_ms))
+    (series,) = await store.query([EXAMPLES[0]], {})
+    cells = await store.heatmap(now_ms - 3_600_000, now_ms + 1, Stat.P95)
+    await store.close()
+
+    from_doc = {(t["region"], t["provider"]): rows[0]["p95_ms"] for t, rows in series}
+    from_heatmap = {(c.region, c.provider): c.value for c in cells}
+    assert from_doc == from_heatmap
+    assert len(from_doc) == 4
