@@ -20,6 +20,7 @@ const shortClockFormat = new Intl.DateTimeFormat(undefined, {
   minute: "2-digit",
   hour12: false,
 });
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 const dayHourFormat = new Intl.DateTimeFormat(undefined, {
   month: "short",
   day: "numeric",
@@ -74,6 +75,10 @@ export function formatShortClock(timeMs) {
   return isNumber(timeMs) ? shortClockFormat.format(new Date(timeMs)) : "–";
 }
 
+export function formatDay(timeMs) {
+  return isNumber(timeMs) ? dayFormat.format(new Date(timeMs)) : "–";
+}
+
 export function formatDayHour(timeMs) {
   return isNumber(timeMs) ? dayHourFormat.format(new Date(timeMs)) : "–";
 }
@@ -90,6 +95,16 @@ export function formatAge(ageSeconds) {
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86400)} d ago`;
+}
+
+// Formats a duration such as a bucket width: "30 s", "5 min", "6 h", "1 d".
+export function formatDuration(durationMs) {
+  if (!isNumber(durationMs)) return "–";
+  const seconds = durationMs / 1000;
+  if (seconds < 60) return `${decimalFormat.format(seconds)} s`;
+  if (seconds < 3600) return `${decimalFormat.format(seconds / 60)} min`;
+  if (seconds < 86400) return `${decimalFormat.format(seconds / 3600)} h`;
+  return `${decimalFormat.format(seconds / 86400)} d`;
 }
 
 export function ageSince(timeMs, nowMs = Date.now()) {

@@ -40,11 +40,17 @@ export function createHealth({ onOutage = () => {} } = {}) {
     pill.className = `pill pill-${level}`;
   }
 
-  // Shows the banner. `storeDown` is true for a 503 from the collector and false
-  // when the collector itself could not be reached.
-  function showOutage(storeDown, message) {
-    setPill(storeDown ? "store down" : "unreachable", "bad");
-    bannerTitle.textContent = storeDown ? "Store down:" : "Collector unreachable:";
+  // Shows the banner for a failed health check. Status 503 means the store is
+  // down, 0 that the collector could not be reached, anything else a collector error.
+  function showOutage(status, message) {
+    const [pillText, title] =
+      status === 503
+        ? ["store down", "Store down:"]
+        : status === 0
+          ? ["unreachable", "Collector unreachable:"]
+          : [`error ${status}`, "Collector error:"];
+    setPill(pillText, "bad");
+    bannerTitle.textContent = title;
     regions.classList.add("is-stale");
     const since = lastGoodMs === null ? "No data loaded yet." : `Panels keep the data from ${formatClock(lastGoodMs)} and are marked stale.`;
     bannerText.textContent = `${message} ${since}`;
@@ -57,7 +63,7 @@ export function createHealth({ onOutage = () => {} } = {}) {
     try {
       data = await getJson("/api/health");
     } catch (error) {
-      showOutage(error.status === 503, error.message);
+      showOutage(error.status ?? 0, error.message);
       return false;
     }
     lastGoodMs = Date.now();

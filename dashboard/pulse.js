@@ -7,7 +7,9 @@ import { clear, el, fillSelect } from "./dom.js";
 import {
   formatClock,
   formatCount,
+  formatDay,
   formatDayHour,
+  formatDuration,
   formatMs,
   formatRate,
   formatShortClock,
@@ -36,6 +38,20 @@ function alignedTicks(minMs, maxMs, stepMs) {
   return ticks;
 }
 
+// Draws a dot only for a point with no drawn neighbour, which a line alone
+// would leave invisible (a single bucket, or one between gaps).
+function isolatedPointRadius(context) {
+  const points = context.dataset.data;
+  const index = context.dataIndex;
+  const present = (i) => i >= 0 && i < points.length && points[i].y !== null;
+  return present(index - 1) || present(index + 1) ? 0 : 3;
+}
+
+function tickFormatter(spanMs, stepMs) {
+  if (stepMs >= DAY_MS) return formatDay;
+  return spanMs > DAY_MS ? formatDayHour : formatShortClock;
+}
+
 function buildDatasets(series, showP50, colourFor) {
   const datasets = [];
   series.forEach((entry, index) => {
@@ -46,7 +62,7 @@ function buildDatasets(series, showP50, colourFor) {
       borderColor: colour,
       backgroundColor: colour,
       borderWidth: 2,
-      pointRadius: 0,
+      pointRadius: isolatedPointRadius,
       pointHitRadius: 6,
       spanGaps: false,
     });
@@ -58,7 +74,7 @@ function buildDatasets(series, showP50, colourFor) {
         backgroundColor: colour,
         borderDash: [5, 4],
         borderWidth: 1,
-        pointRadius: 0,
+        pointRadius: isolatedPointRadius,
         pointHitRadius: 6,
         spanGaps: false,
       });
@@ -158,7 +174,7 @@ export function createPulse() {
     chart.options.scales.x.afterBuildTicks = (scale) => {
       scale.ticks = alignedTicks(scale.min, scale.max, stepMs);
     };
-    ticks.callback = (value) => (spanMs > DAY_MS ? formatDayHour(value) : formatShortClock(value));
+    ticks.callback = tickFormatter(spanMs, stepMs);
     chart.update();
   }
 
@@ -170,9 +186,9 @@ export function createPulse() {
     };
     lastData = await getJson(`/api/metrics${query(params)}`);
     draw();
-    const bucketS = Math.round(lastData.bucket_ms / 1000);
+    const bucket = formatDuration(lastData.bucket_ms);
     const empty = lastData.series.length === 0 ? " · no successful probes in window" : "";
-    note.textContent = `TTFB per ${bucketS} s bucket over ${lastData.window}${empty}`;
+    note.textContent = `TTFB per ${bucket} bucket over ${lastData.window}${empty}`;
     renderSummary(summary, lastData.summary, lastData.window);
   }
 
