@@ -54,7 +54,7 @@ REFERENCE_PATHS = ("/api/openapi.json", "/api/openapi.json")
 
 
 def series_round(time_ms: int, salt: int) -> list[Measurement]:
-    """One point per series; about 2% are http_error, TTFB 40-400 ms."""
+    """Build one point per series; about 2% are http_error, TTFB 40-400 ms."""
     points = []
     index = 0
     for region in REGIONS:
@@ -91,8 +91,10 @@ async def seed(path: Path, now_ms: int) -> int:
     return count
 
 
-def serve(db: Path, port: int, cache_ttl_s: float) -> None:
+def serve(db: Path, port: int, cache_ttl_s: float, switch_interval_ms: float) -> None:
     """Run the API on 127.0.0.1:port until killed (the `serve` subcommand)."""
+    if switch_interval_ms > 0:
+        sys.setswitchinterval(switch_interval_ms / 1000)
     store = SQLiteStore(db)
     settings = ApiServerSettings(cache_ttl_s=cache_ttl_s, max_stream_clients=5000)
     layout = {region: set(PROVIDERS) for region in REGIONS}
@@ -164,7 +166,7 @@ async def dashboard_client(
     offset_s: float,
     jitter_s: float,
 ) -> None:
-    """One dashboard: a live stream, a poll per second, a re-fetch per event."""
+    """Run one dashboard: a live stream, a poll per second, a re-fetch per event."""
     urls = [base + path for path in paths]
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     refetches: set[asyncio.Task[None]] = set()
@@ -343,12 +345,17 @@ def run(args: argparse.Namespace) -> None:
     port = free_port()
     command = [sys.executable, __file__, "serve", str(db), str(port)]
     command += ["--cache-ttl-s", str(args.cache_ttl_s)]
+    command += ["--switch-interval-ms", str(args.switch_interval_ms)]
     server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         wait_for_port("127.0.0.1", port)
         asyncio.run(load(f"http://127.0.0.1:{port}", db, server.pid, args))
     finally:
         stop_process(server)
+
+
+def parse_rates(text: str) -> list[float]:
+    return [float(rate) for rate in text.split(",") if rate]
 
 
 def main() -> None:
@@ -358,36 +365,46 @@ def main() -> None:
     serve_parser.add_argument("db", type=Path)
     serve_parser.add_argument("port", type=int)
     serve_parser.add_argument("--cache-ttl-s", type=float, default=2.0)
-    parser.add_argument("--db", type=Path, help="reuse this seeded SQLite file")
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--duration-s", type=float, default=60)
-    parser.add_argument("--cache-ttl-s", type=float, default=2.0)
-    parser.add_argument("--write-every-s", type=float, default=10)
-    parser.add_argument("--warmup-s", type=float, default=5)
-    parser.add_argument(
+    serve_parser.add_argument("--switch-interval-ms", type=float, default=0)
+
+    add = parser.add_argument
+    add("--db", type=Path, help="seeded SQLite file to reuse, or to create")
+    add("--clients", type=int, default=200, help="dashboard clients")
+    add("--duration-s", type=float, default=60, help="dashboard phase, seconds")
+    add("--warmup-s", type=float, default=5, help="first seconds reported apart")
+    add("--cache-ttl-s", type=float, default=2.0, help="API cache TTL, seconds")
+    add("--write-every-s", type=float, default=10, help="seconds between rounds")
+    add(
         "--reference-s",
         type=float,
         default=20,
-        help="seconds of the reference dashboard phase on /api/openapi.json; 0 skips",
+        help="seconds of the reference phase on /api/openapi.json; 0 skips it",
     )
-    parser.add_argument(
+    add(
         "--jitter-s",
         type=float,
         default=-1,
         help="re-fetch on each points event after a random 0..N s delay;"
         " negative (the default) does not re-fetch, only polls",
     )
-    parser.add_argument("--step-s", type=float, default=8)
-    parser.add_argument("--p99-limit-ms", type=float, default=100)
-    parser.add_argument(
+    add(
+        "--switch-interval-ms",
+        type=float,
+        default=0,
+        help="set the server's sys.setswitchinterval; 0 keeps Python's 5 ms",
+    )
+    add("--step-s", type=float, default=8, help="seconds per rate step")
+    add("--p99-limit-ms", type=float, default=100, help="p99 that ends the ramp")
+    add(
         "--rates",
-        type=lambda text: [float(r) for r in text.split(",") if r],
+        type=parse_rates,
         default=[500, 1000, 1500, 2000, 2500, 3000, 4000, 5000],
-        help="comma-separated request rates (req/s) for the rate phase",
+        help="comma-separated request rates (req/s) of the rate phase; empty skips",
     )
     args = parser.parse_args()
+
     if args.command == "serve":
-        serve(args.db, args.port, args.cache_ttl_s)
+        serve(args.db, args.port, args.cache_ttl_s, args.switch_interval_ms)
         return
     run(args)
 

@@ -1,9 +1,9 @@
 """The collector's HTTP API and the dashboard's static files, on aiohttp.
 
-Answers of /api/metrics, /api/heatmap, /api/alerts and /api/routing are
+Responses of /api/metrics, /api/heatmap, /api/alerts and /api/routing are
 cached for `cache_ttl_s` and /api/costs for `costs_cache_ttl_s`, shared by all
 clients and refreshed in the background (see collector.cache). When the live
-stream sees new points or alerts it refreshes the matching answers first, so
+stream finds new points or alerts it refreshes the matching responses first, so
 a dashboard that fetches on the event gets them. Errors follow collector.middleware. The routes
 and their parameter models are listed once, in `ROUTES`, which also feeds the
 OpenAPI description at /api/openapi.json.
@@ -72,7 +72,7 @@ def json_bytes_response(
 async def cached(
     request: web.Request, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]]
 ) -> web.Response:
-    """Answer from the shared cache, running `load` at most once per key per TTL."""
+    """Return a response from the shared cache, running `load` at most once per TTL."""
 
     async def encode() -> bytes:
         return json_body(await load())

@@ -1,4 +1,4 @@
-"""A short-lived, single-flight cache of API answers that refreshes in the background.
+"""A short-lived, single-flight cache of API responses, refreshed in the background.
 
 However many requests ask for the same key at once, one loader call (one set
 of store queries) runs per key per TTL, and every waiter gets its result.
@@ -35,7 +35,7 @@ Loader = Callable[[], Awaitable[Any]]
 class _Entry:
     load: Loader
     ttl_s: float
-    # The last good answer and when it was loaded; None before the first.
+    # The last good value and when it was loaded; None before the first load.
     value: Any = None
     loaded_at: float | None = None
     used_at: float = 0.0
@@ -73,7 +73,7 @@ class TTLCache:
         self.stats = CacheStats()
 
     async def get(self, key: Hashable, ttl_s: float, load: Loader) -> Any:
-        """Return the answer for `key`, loading it at most once per `ttl_s`."""
+        """Return the value for `key`, loading it at most once per `ttl_s`."""
         entry = self._entries.get(key)
         if entry is None:
             if len(self._entries) >= self._max_entries:
@@ -99,9 +99,9 @@ class TTLCache:
         return await asyncio.shield(self._start_load(key, entry))
 
     async def refresh(self, kinds: Collection[str]) -> None:
-        """Reload the entries of `kinds` that were asked for lately, and wait.
+        """Reload the recently requested entries of `kinds`, and wait.
 
-        An entry nobody asked for within its stale limit is dropped instead,
+        An entry not requested within its stale limit is dropped instead,
         so keys that dashboards stopped using cost no more store queries.
         """
         now = time.monotonic()
@@ -140,7 +140,7 @@ class TTLCache:
             entry.pending = None
             log.warning("cache load failed for %s: %s", _key_label(key), exc)
             future.set_exception(exc)
-            # Nobody may be waiting (a background refresh); mark it retrieved.
+            # A background refresh may have no waiter, so mark the exception retrieved.
             future.exception()
             return
         entry.value = value

@@ -2,7 +2,7 @@
 
 Query parameters come from the same pydantic models that validate requests,
 so they cannot drift. Response schemas are written here by hand; a test
-validates every endpoint's live answers against them.
+validates every endpoint's live responses against them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Live updates for the dashboard as server-sent events, from one shared store poll.
 
-Probes in production write to InfluxDB directly, so the collector never sees
-a write. Instead one background task asks the store for the newest point per
+Probes in production write to InfluxDB directly, so the collector does not
+receive the writes. Instead one background task asks the store for the newest point per
 region and for new alerts every `poll_s` seconds, however many clients are
 connected, and fans the changes out:
 
@@ -11,7 +11,7 @@ connected, and fans the changes out:
 
 A comment line (`: keep-alive`) goes out when nothing else was sent for
 `keepalive_s` seconds, so proxies do not close an idle stream. A client too
-slow to take its events is disconnected; EventSource reconnects by itself.
+slow to read its events is disconnected, and EventSource reconnects by itself.
 """
 
 from __future__ import annotations

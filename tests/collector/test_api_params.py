@@ -1,4 +1,4 @@
-"""Bad query parameters: each answers 400 with a message naming the parameter."""
+"""Bad query parameters: each gets a 400 with a message naming the parameter."""
 
 from __future__ import annotations
 

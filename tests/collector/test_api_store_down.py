@@ -1,4 +1,4 @@
-"""A store that cannot answer: 503 on every store endpoint, and the API stays up.
+"""A store that does not respond: 503 on every store endpoint, and the API stays up.
 
 Two kinds of outage: a real SQLite store whose database path is a directory,
 so every query fails inside sqlite3, and a real store behind a switch that

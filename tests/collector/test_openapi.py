@@ -1,4 +1,4 @@
-"""/api/openapi.json against the app's routes, parameter models and live answers."""
+"""/api/openapi.json against the app's routes, parameter models and live responses."""
 
 from __future__ import annotations
 
