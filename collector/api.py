@@ -4,9 +4,9 @@ Responses of /api/metrics, /api/heatmap, /api/alerts and /api/routing are
 cached for `cache_ttl_s` and /api/costs for `costs_cache_ttl_s`, shared by all
 clients and refreshed in the background (see collector.cache). When the live
 stream finds new points or alerts it refreshes the matching responses first, so
-a dashboard that fetches on the event gets them. Errors follow collector.middleware. The routes
-and their parameter models are listed once, in `ROUTES`, which also feeds the
-OpenAPI description at /api/openapi.json.
+a dashboard that fetches on the event gets them. Errors follow
+collector.middleware. The routes and their parameter models are listed once,
+in `ROUTES`, which also feeds the OpenAPI description at /api/openapi.json.
 """
 
 from __future__ import annotations
