@@ -5,9 +5,9 @@
 Loads 24 hours of 200 series (4 regions x 10 providers x 5 targets) at one
 point a minute, 288,000 points with about 2% failures, into a SQLiteStore
 and into a fresh influxd 1.x on loopback. Then it times `heatmap()` with the
-p95 statistic for the last hour and for the whole day, alternating stores,
-and prints p50 and p95 latency per store and window beside the targets
-(1 h under 50 ms, 24 h under 1 s). Both stores compute exact nearest-rank
+p95 statistic for the last hour and for the whole day, alternating stores.
+It prints p50 and p95 latency per store and window beside the targets: 1 h
+under 50 ms, 24 h under 1 s. Both stores compute exact nearest-rank
 percentiles from raw points; the script checks that their cells are equal.
 """
 

@@ -1,8 +1,8 @@
 """InfluxDB line protocol for the fixed beamwatch schema, built with f-strings.
 
-`influxdb_client.Point` spends most of its time on generic dispatch; the
-schema here is fixed, so `encode_measurement` knows every key, type and order
-in advance and escapes only values that need it. Its output is byte for byte
+`influxdb_client.Point` spends most of its time on generic type dispatch. The
+schema here is fixed, so `ProbeEncoder.encode` has every key, type and order
+written out, and builds each series' escaped tags once. Its output is byte for byte
 what `Point.to_line_protocol()` produces for the same point, which the
 property tests in tests/probe/test_lineprotocol.py check: tags and fields in
 key order, None fields left out, floats without a trailing `.0`, non-finite
@@ -26,7 +26,6 @@ _MEASUREMENT_ESCAPES = str.maketrans(
     {",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
 )
 _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
-_KEY_SPECIALS = frozenset(",= \n\t\r")
 
 _NOT_REUSED = "connection_reused=false"
 

@@ -9,7 +9,7 @@ Errors form a small tree that decides retries:
 `BatchingSink` batches points, retries transient errors with tenacity
 (exponential backoff with jitter, or the server's Retry-After), and after the
 last attempt puts the batch in the `Spool`. Spooled batches are replayed oldest
-first before any new batch is written, so the database sees points in order.
+first before any new batch is written, so the database receives points in order.
 A replay may repeat points InfluxDB already stored (a timeout after a write
 that succeeded); InfluxDB identifies a point by series and timestamp, so the
 repeat overwrites it with the same values.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import email.utils
 import json
 import logging
@@ -74,9 +73,9 @@ class PermanentWriteError(WriteError):
 def classify_response(
     status: int, body: str, retry_after: str | None, endpoint: str
 ) -> WriteError:
-    """Turn an HTTP error answer into the matching WriteError."""
+    """Turn an HTTP error response into the matching WriteError."""
     message = error_message(body) or f"HTTP {status}"
-    text = f"{endpoint} answered {status}: {message}"
+    text = f"{endpoint} returned {status}: {message}"
     if status == 429 or status >= 500:
         return TransientWriteError(text, status, parse_retry_after(retry_after))
     return PermanentWriteError(text, status)
@@ -239,7 +238,7 @@ class V2Writer:
 def _wait_for(
     base: wait_random_exponential, max_wait_s: float
 ) -> Callable[[RetryCallState], float]:
-    """Wait as the server's Retry-After asks, capped; else exponential with jitter."""
+    """Wait for the server's Retry-After (capped), else exponentially with jitter."""
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
@@ -254,9 +253,9 @@ def _wait_for(
 class BatchingSink:
     """A `MeasurementSink` for the probe runner that writes batches in the background.
 
-    Calling the sink encodes points and queues full batches; it waits only when
-    `max_queued_batches` batches are already waiting, which bounds memory while
-    the database is slow. Call `start()` first and `close()` last: `close()`
+    Calling the sink encodes points and queues full batches. It waits only when
+    `max_queued_batches` batches are already queued, so memory stays bounded
+    while the database is slow. Call `start()` first and `close()` last: `close()`
     writes or spools everything still in memory. Points still in memory when
     the process is killed are lost; everything handed to the spool is not.
     """
@@ -285,13 +284,13 @@ class BatchingSink:
         )
         self._buffer: list[str] = []
         self._queue: asyncio.Queue[list[str]] = asyncio.Queue(max_queued_batches)
-        self.spool_has_pending = False
+        self._spool_has_pending = False
         self._task: asyncio.Task[None] | None = None
         self.written_points = 0
         self.spooled_points = 0
 
     async def start(self) -> None:
-        self.spool_has_pending = await asyncio.to_thread(self.spool.has_pending)
+        self._spool_has_pending = await asyncio.to_thread(self.spool.has_pending)
         self._task = asyncio.create_task(self._deliver_forever(), name="influx-sink")
 
     async def __call__(self, measurements: list[Measurement]) -> None:
@@ -309,15 +308,16 @@ class BatchingSink:
         await self._queue.join()
 
     async def close(self) -> None:
-        """Flush, replay the spool if the database answers, then close the writer.
+        """Flush, replay the spool if the database is back, then close the writer.
 
         The spool stays open; its owner closes it.
         """
         await self.flush()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # An empty batch tells the loop to stop after the work before it.
+            await self._queue.put([])
+            await self._task
+            self._task = None
         await self.replay()
         await self._writer.close()
 
@@ -331,11 +331,14 @@ class BatchingSink:
             except TimeoutError:
                 # Quiet moment: send the partial batch, or retry the spool.
                 if not self._buffer:
-                    if self.spool_has_pending:
+                    if self._spool_has_pending:
                         await self.replay()
                     continue
                 batch, self._buffer = self._buffer, []
                 from_queue = False
+            if not batch:
+                self._queue.task_done()
+                return
             try:
                 await self._deliver(batch)
             except Exception:
@@ -347,9 +350,9 @@ class BatchingSink:
                     self._queue.task_done()
 
     async def _deliver(self, batch: list[str]) -> None:
-        if self.spool_has_pending:
+        if self._spool_has_pending:
             await self.replay()
-        if self.spool_has_pending:
+        if self._spool_has_pending:
             # Older points wait in the spool; this batch queues behind them.
             await self._spool_batch(batch, "queued behind spooled batches")
             return
@@ -390,7 +393,9 @@ class BatchingSink:
         )
         self.spooled_points += len(batch)
         if status != FAILED:
-            self.spool_has_pending = True
+            if not self._spool_has_pending:
+                log.warning("spooling points until the database responds again")
+            self._spool_has_pending = True
 
     async def replay(self) -> int:
         """Write spooled batches oldest first until one fails; return points written.
@@ -402,7 +407,9 @@ class BatchingSink:
         while True:
             spooled = await asyncio.to_thread(self.spool.oldest_pending)
             if spooled is None:
-                self.spool_has_pending = False
+                if self._spool_has_pending:
+                    log.info("spool drained; %d points replayed in this pass", written)
+                self._spool_has_pending = False
                 return written
             try:
                 await self._writer.write(spooled.lines)

@@ -2,7 +2,7 @@
 
 One SQLite file (WAL mode) with one row per batch, in arrival order. A batch is
 `pending` after a transient failure outlasted the retries, and is replayed
-oldest first once the database answers. It is `failed` after a permanent
+oldest first once the database responds again. It is `failed` after a permanent
 failure (bad line protocol, bad credentials, no such database): it stays, with
 the database's message, until an operator looks at `beamwatch spool status`,
 because replaying it unchanged would fail the same way.

@@ -74,7 +74,7 @@ def _filter(where: QueryFilter, params: dict[str, Any]) -> str:
 
 
 class InfluxStore:
-    """Answers the Store protocol from InfluxDB; writes go through `writer`."""
+    """The Store protocol on InfluxDB; writes go through `writer`."""
 
     name = "influxdb"
 
@@ -120,8 +120,8 @@ class InfluxStore:
             async with self._client().get(f"{self._url}/ping") as response:
                 if response.status != 204:
                     raise StoreUnavailable(
-                        f"InfluxDB at {self._url} answered /ping with"
-                        f" {response.status}; check the url setting"
+                        f"InfluxDB at {self._url} returned status"
+                        f" {response.status} for /ping; check the url setting"
                     )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
@@ -185,9 +185,9 @@ class InfluxStore:
     ) -> list[list[Series]]:
         """Run each statement in its own request, all at once.
 
-        InfluxDB runs the statements of one request one after another; separate
-        requests run in parallel on its cores, so latency is the slowest
-        statement's instead of the sum.
+        InfluxDB runs the statements of one request one after another. Separate
+        requests run in parallel on its cores, so the latency is that of the
+        slowest statement instead of the sum.
         """
         replies = await asyncio.gather(
             *(self.query([statement], params) for statement in statements)

@@ -54,7 +54,7 @@ def points(count: int, start_ms: int = 1_700_000_000_000) -> list[Measurement]:
 
 
 class ScriptedDatabase:
-    """An aiohttp /write endpoint answering from a script of (status, headers)."""
+    """An aiohttp /write endpoint that responds from a script of (status, headers)."""
 
     def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
         self.script = script
@@ -294,10 +294,10 @@ async def test_influxd_outage_loses_no_point(
             retry_initial_s=0.1,
             retry_max_s=1.0,
         )
-        taken: list[Measurement] = []
+        measured: list[Measurement] = []
 
         async def counting_sink(measurements: list[Measurement]) -> None:
-            taken.extend(measurements)
+            measured.extend(measurements)
             await sink(measurements)
 
         base = str(delay_origin.make_url("/delay/5"))
@@ -311,9 +311,9 @@ async def test_influxd_outage_loses_no_point(
 
         await asyncio.sleep(3)
         server.kill()
-        before_outage = len(taken)
+        before_outage = len(measured)
         await asyncio.sleep(OUTAGE_S)
-        during_outage = len(taken) - before_outage
+        during_outage = len(measured) - before_outage
         server.start()
         await asyncio.sleep(5)
 
@@ -327,5 +327,5 @@ async def test_influxd_outage_loses_no_point(
         assert sink.spooled_points > 0
         assert spool_status.pending_batches == 0
         assert spool_status.failed_batches == 0
-        assert all(m.outcome is Outcome.OK for m in taken)
-        assert server.count("beamwatch") == len(taken)
+        assert all(m.outcome is Outcome.OK for m in measured)
+        assert server.count("beamwatch") == len(measured)

@@ -1,4 +1,4 @@
-"""The contract: SQLite and a real InfluxDB answer every query the same way."""
+"""The contract: SQLite and a real InfluxDB return the same result for every query."""
 
 from __future__ import annotations
 
