@@ -60,9 +60,13 @@ class ScriptedDatabase:
         self.script = script
         self.bodies: list[str] = []
         self.request_times: list[float] = []
+        self.queries: list[dict[str, str]] = []
+        self.authorizations: list[str | None] = []
 
     async def write(self, request: web.Request) -> web.Response:
         self.request_times.append(time.monotonic())
+        self.queries.append(dict(request.query))
+        self.authorizations.append(request.headers.get("Authorization"))
         body = await request.text()
         status, headers = self.script.pop(0) if self.script else (204, {})
         if status == 204:
@@ -108,6 +112,18 @@ async def test_v1_sink_writes_every_point(influxd: InfluxServer, spool: Spool) -
     assert influxd.count("beamwatch") == 280
     assert sink.written_points == 280
     assert spool.status().pending_batches == 0
+
+
+async def test_v1_writer_sends_token_and_rp(
+    flaky: tuple[ScriptedDatabase, str],
+) -> None:
+    database, url = flaky
+    writer = V1Writer(url, "metrics", retention_policy="week", token="tok-123")
+    await writer.write("probe ok=true 1")
+    await writer.close()
+
+    assert database.authorizations == ["Token tok-123"]
+    assert database.queries == [{"db": "metrics", "precision": "ms", "rp": "week"}]
 
 
 async def test_v1_writer_sends_basic_auth(tmp_path: Path) -> None:
