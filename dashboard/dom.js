@@ -37,8 +37,11 @@ export function refreshAges(root = document, nowMs = Date.now()) {
   }
 }
 
-// Fills a <select> with `values`, keeping the current choice when it still exists.
+// Fills a <select> with `values`, keeping the current choice when it still
+// exists. An unchanged list is left alone, so an open dropdown stays open.
 export function fillSelect(select, values, allLabel = "all") {
+  const existing = [...select.options].slice(1).map((option) => option.value);
+  if (existing.length === values.length && existing.every((value, i) => value === values[i])) return;
   const current = select.value;
   const options = [el("option", "", allLabel)];
   options[0].value = "";

@@ -93,9 +93,15 @@ export function createHeatmap({ onLayout = () => {} } = {}) {
   const note = document.getElementById("heatmap-note");
   const legend = document.getElementById("heatmap-legend");
 
+  // Only the newest request may render, so a slow answer for the previous
+  // stat or window cannot replace the current one.
+  let latestRequest = 0;
+
   async function load() {
+    const request = ++latestRequest;
     const params = { window: windowSelect.value, stat: statSelect.value };
     const data = await getJson(`/api/heatmap${query(params)}`);
+    if (request !== latestRequest) return;
     clear(body);
     if (data.regions.length === 0 || data.providers.length === 0) {
       body.append(el("p", "empty-note", `No probes in the last ${data.window} and no configured targets.`));

@@ -178,13 +178,19 @@ export function createPulse() {
     chart.update();
   }
 
+  // Only the newest request may render, as in the heatmap.
+  let latestRequest = 0;
+
   async function load() {
+    const request = ++latestRequest;
     const params = {
       window: windowSelect.value,
       region: regionSelect.value,
       provider: providerSelect.value,
     };
-    lastData = await getJson(`/api/metrics${query(params)}`);
+    const data = await getJson(`/api/metrics${query(params)}`);
+    if (request !== latestRequest) return;
+    lastData = data;
     draw();
     const bucket = formatDuration(lastData.bucket_ms);
     const empty = lastData.series.length === 0 ? " · no successful probes in window" : "";

@@ -44,7 +44,7 @@ function renderAccount(account, warningDays) {
     detail("funds", formatAmount(account.funds, account.token)),
     detail("locked now", formatAmount(account.lockup_current, account.token)),
     detail("lockup rate", `${formatAmount(account.lockup_rate_per_day, account.token)} / day`),
-    detail("read", timeStamp(account.updated_ms)),
+    detail("updated", timeStamp(account.updated_ms)),
   );
   card.append(title, days, details);
   return card;
