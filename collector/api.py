@@ -38,7 +38,7 @@ from collector.params import (
     parse_window_ms,
     pulse_bucket_ms,
 )
-from collector.settings import ApiServerSettings
+from collector.settings import ApiServerSettings, load_api_settings
 from collector.store.base import HeatmapCell, Store, StoreUnavailable
 from collector.stream import StreamHub, serve_stream
 
@@ -261,6 +261,8 @@ async def costs(request: web.Request) -> web.Response:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     parse_params(NoParams, request)
+    if request.method == "HEAD":
+        return web.Response(content_type="text/event-stream")
     settings = request.app[SETTINGS_KEY]
     hub = request.app[HUB_KEY]
     if hub.client_count >= settings.max_stream_clients:
@@ -309,7 +311,7 @@ def create_app(
     show cells that have no data yet. `settings` defaults to the environment
     (BEAMWATCH_API_*) over built-in defaults.
     """
-    settings = settings or ApiServerSettings()
+    settings = settings or load_api_settings()
     middlewares: list[Middleware] = [error_middleware]
     if settings.cors_origins:
         middlewares.insert(0, cors_middleware(settings.cors_origins))

@@ -44,7 +44,10 @@ def format_event(event: str, data: dict[str, Any]) -> bytes:
 
 
 class StreamHub:
-    """One store poll for many subscribers, each a queue of encoded events."""
+    """One store poll for many subscribers, each a queue of encoded events.
+
+    The poll runs only while at least one client is connected.
+    """
 
     def __init__(
         self,
@@ -99,11 +102,17 @@ class StreamHub:
 
     async def _run(self) -> None:
         while True:
-            try:
-                await self.poll_once()
-            except Exception:
-                # A bug here must not end live updates for every client.
-                log.exception("stream poll failed")
+            if self._clients:
+                try:
+                    await self.poll_once()
+                except Exception:
+                    # A bug here must not end live updates for every client.
+                    log.exception("stream poll failed")
+            else:
+                # No store queries without listeners. The next poll starts from
+                # scratch, so alerts raised while idle are not replayed as new.
+                self._latest = None
+                self._last_alert_ms = None
             await asyncio.sleep(self._poll_s)
 
     async def poll_once(self) -> None:

@@ -113,3 +113,17 @@ async def test_stream_limit_answers_503(store: SQLiteStore, make_client: Any) ->
 
         assert second.status == 503
         assert "max_stream_clients" in body["error"]
+
+
+async def test_no_polls_without_clients(client: Client) -> None:
+    hub = client.app[HUB_KEY]
+    await asyncio.sleep(0.3)
+
+    assert hub.polls == 0
+
+
+async def test_head_request_returns_at_once(client: Client) -> None:
+    response = await client.head("/api/stream")
+
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/event-stream"
