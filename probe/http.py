@@ -3,8 +3,9 @@
 A slow, refused, broken or lying target is an outcome, never an exception.
 Each probe opens a fresh connection and resolves the name again, so every
 measurement includes DNS, TCP and TLS the way a first-time client sees them.
-The moments themselves are stamped at the socket (see `probe.stamping`) and
-turned into phases by `probe.timing.phases`.
+The moments themselves are stamped at the socket and by the kernel (see
+`probe.sockets` and `probe.stamping`) and turned into phases by
+`probe.timing.phases`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,8 @@ from yarl import URL
 
 from probe.checks import judge
 from probe.models import Measurement, Outcome, Target
-from probe.stamping import (
-    ACTIVE_PROBE,
-    ActiveProbe,
-    stamping_connector,
-    stamping_ssl_context,
-)
+from probe.sockets import ACTIVE_PROBE, start_probe
+from probe.stamping import stamping_connector, stamping_ssl_context
 from probe.timing import PhaseStamps, RedirectLoopError, build_trace_config, phases
 from probe.tlscert import days_left, fetch_not_after
 
@@ -101,7 +98,7 @@ class ProbeClient:
         stamps = PhaseStamps()
         family = FAMILIES.get(target.ip_version or 0, socket.AF_UNSPEC)
         session = self._session(family)
-        token = ACTIVE_PROBE.set(ActiveProbe(stamps, self._clock, 0))
+        token = start_probe(stamps, self._clock)
         stamps.request_start = self._clock()
         body: Body | None = None
         try:

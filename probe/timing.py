@@ -1,8 +1,9 @@
 """Timestamps of one HTTP retrieval, and the phases derived from them.
 
 Every stamp is `time.perf_counter()` in seconds (or the probe's injected
-clock), set once by an aiohttp trace signal, by the socket-level hooks in
-`probe.stamping`, or by the probe itself. `phases()` is the only place that
+clock), set by an aiohttp trace signal, by the socket and protocol hooks in
+`probe.sockets` and `probe.stamping` (some of them kernel times converted to
+that clock), or by the probe itself. `phases()` is the only place that
 turns stamps into the millisecond phases of the schema.
 
 TTFB and total count network and server time only, the way curl's
@@ -35,11 +36,13 @@ class PhaseStamps:
     connect_start: float | None = None
     tcp_start: float | None = None
     tcp_connected: float | None = None
+    tcp_rtt_ms: float | None = None
     connect_end: float | None = None
     tls_start: float | None = None
     tls_end: float | None = None
     headers_sent: float | None = None
     last_send: float | None = None
+    last_receive: float | None = None
     request_sent: float | None = None
     first_byte: float | None = None
     last_byte: float | None = None
@@ -58,10 +61,10 @@ class PhaseStamps:
         self.redirects += 1
         self.dns_start = self.dns_end = None
         self.connect_start = self.tcp_start = self.connect_end = None
-        self.tcp_connected = None
+        self.tcp_connected = self.tcp_rtt_ms = None
         self.tls_start = self.tls_end = None
         self.headers_sent = self.headers_received = None
-        self.last_send = self.request_sent = None
+        self.last_send = self.last_receive = self.request_sent = None
         self.first_byte = self.last_byte = None
         self.connection_reused = False
 
@@ -98,6 +101,13 @@ def _connect_span(stamps: PhaseStamps) -> tuple[float | None, float | None]:
     return start, end
 
 
+def _connect_ms(stamps: PhaseStamps) -> float | None:
+    """Return the TCP handshake time: the kernel's round trip if it has one."""
+    if stamps.tcp_rtt_ms is not None:
+        return stamps.tcp_rtt_ms
+    return _span_ms(*_connect_span(stamps))
+
+
 def _hop_ms(stamps: PhaseStamps, received: float | None) -> float | None:
     """Return the network time of the current hop up to the `received` stamp.
 
@@ -114,7 +124,7 @@ def _hop_ms(stamps: PhaseStamps, received: float | None) -> float | None:
         return None
     setup = (
         _span_ms(stamps.dns_start, stamps.dns_end),
-        _span_ms(*_connect_span(stamps)),
+        _connect_ms(stamps),
         _span_ms(stamps.tls_start, stamps.tls_end),
     )
     return sum(span for span in setup if span is not None) + wait_ms
@@ -145,7 +155,7 @@ def phases(stamps: PhaseStamps, finished: float) -> Phases:
     reused = stamps.connection_reused
     return Phases(
         dns_ms=_span_ms(stamps.dns_start, stamps.dns_end),
-        connect_ms=None if reused else _span_ms(*_connect_span(stamps)),
+        connect_ms=None if reused else _connect_ms(stamps),
         tls_ms=None if reused else _span_ms(stamps.tls_start, stamps.tls_end),
         ttfb_ms=ttfb_ms,
         download_ms=download_ms,
