@@ -140,8 +140,13 @@ def curl_timings(url: str) -> Timings:
 class BeamwatchProber:
     """Runs ProbeClient in this process on its own event loop."""
 
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
+    def __init__(self, loop_kind: str = "asyncio") -> None:
+        if loop_kind == "uvloop":
+            import uvloop
+
+            self._loop = uvloop.new_event_loop()
+        else:
+            self._loop = asyncio.new_event_loop()
         self._client = ProbeClient()
 
     def __call__(self, url: str) -> Timings:
@@ -248,9 +253,19 @@ def compare(
 
 
 def report(case: Case, differences: dict[str, dict[str, list[float]]]) -> None:
+    """Print each prober's differences from curl, then beamwatch's from blackbox."""
+    rows = dict(differences)
+    ours, theirs = differences.get("beamwatch"), differences.get("blackbox")
+    if ours is not None and theirs is not None:
+        # Both differ from the same curl run, so curl cancels out.
+        rows["bw-blackbox"] = {
+            phase: [a - b for a, b in zip(ours[phase], theirs[phase], strict=True)]
+            for phase in PHASES
+            if len(ours[phase]) == len(theirs[phase])
+        }
     print(f"\n{case.name}: {case.url}")
     print(f"  {'prober':<12}{'phase':<12}{'n':>4}{'median d':>11}{'median |d|':>12}")
-    for prober, by_phase in differences.items():
+    for prober, by_phase in rows.items():
         for phase, values in by_phase.items():
             if not values:
                 continue
@@ -265,9 +280,15 @@ def report(case: Case, differences: dict[str, dict[str, list[float]]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repetitions", type=int, default=20)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop for beamwatch; uvloop bypasses the socket stamps",
+    )
     args = parser.parse_args()
 
-    beamwatch = BeamwatchProber()
+    beamwatch = BeamwatchProber(args.loop)
     with (
         tempfile.TemporaryDirectory(prefix="beamwatch-bench-") as work,
         run_nginx(Path(work) / "nginx") as nginx,
@@ -285,7 +306,10 @@ def main() -> None:
             Case("aiohttp, header delay 300 ms", f"{plain_origin}/delay/300"),
             Case("aiohttp, body delay 200 ms", f"{plain_origin}/body-delay/200"),
         ]
-        print(f"{args.repetitions} repetitions per case; d = prober - curl")
+        print(
+            f"{args.repetitions} repetitions per case, beamwatch on {args.loop};"
+            " d = prober - curl, and beamwatch - blackbox for bw-blackbox"
+        )
         for case in cases:
             report(case, compare(case, probers, args.repetitions))
     beamwatch.close()

@@ -204,8 +204,10 @@ def blackbox_pid(base_url: str) -> int:
     return int(output.split("pid=")[1].split(",")[0])
 
 
-def cpu_part(nginx_url: str, blackbox_url: str, probes: int, concurrency: int) -> None:
-    worker = run_worker("cpu", nginx_url, str(probes), str(concurrency))
+def cpu_part(
+    nginx_url: str, blackbox_url: str, probes: int, concurrency: int, loop_kind: str
+) -> None:
+    worker = run_worker("cpu", loop_kind, nginx_url, str(probes), str(concurrency))
     output, _ = worker.communicate()
     ours = json.loads(output)
 
@@ -249,8 +251,8 @@ def paired_differences(
     ]
 
 
-def load_part(nginx_url: str, origin_url: str) -> None:
-    worker = run_worker("load", nginx_url, origin_url)
+def load_part(nginx_url: str, origin_url: str, loop_kind: str) -> None:
+    worker = run_worker("load", loop_kind, nginx_url, origin_url)
     assert worker.stdout is not None
     curl: list[float | None] = []
     result: dict[str, Any] = {}
@@ -285,16 +287,35 @@ def load_part(nginx_url: str, origin_url: str) -> None:
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--worker":
-        mode, *rest = sys.argv[2:]
-        if mode == "cpu":
-            asyncio.run(beamwatch_cpu_worker(rest[0], int(rest[1]), int(rest[2])))
-        else:
-            asyncio.run(beamwatch_load_worker(rest[0], rest[1]))
+        mode, loop_kind, *rest = sys.argv[2:]
+        loop_factory = None
+        if loop_kind == "uvloop":
+            import uvloop
+
+            loop_factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            if mode == "cpu":
+                work = beamwatch_cpu_worker(rest[0], int(rest[1]), int(rest[2]))
+            else:
+                work = beamwatch_load_worker(rest[0], rest[1])
+            runner.run(work)
         return
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--probes", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop for beamwatch; uvloop bypasses the socket stamps",
+    )
+    parser.add_argument(
+        "--part",
+        choices=("both", "cpu", "load"),
+        default="both",
+        help="run part 1 (CPU), part 2 (load) or both",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="beamwatch-bench-") as work,
@@ -303,8 +324,10 @@ def main() -> None:
         run_blackbox(Path(work) / "blackbox") as blackbox_url,
     ):
         nginx_url = f"{nginx.base_url}/small.bin"
-        cpu_part(nginx_url, blackbox_url, args.probes, args.concurrency)
-        load_part(nginx_url, f"{origin}/delay/300")
+        if args.part in ("both", "cpu"):
+            cpu_part(nginx_url, blackbox_url, args.probes, args.concurrency, args.loop)
+        if args.part in ("both", "load"):
+            load_part(nginx_url, f"{origin}/delay/300", args.loop)
 
 
 if __name__ == "__main__":

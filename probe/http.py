@@ -151,7 +151,7 @@ class ProbeClient:
     ) -> Body | None:
         """Fetch the response, counting the body; return what the checks need.
 
-        Returns None when the body went over `max_bytes`; the outcome says so.
+        Returns None when the body went over `max_bytes`, and sets the outcome.
         """
         timeout = aiohttp.ClientTimeout(
             total=None,

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 MeasurementSink = Callable[[list[Measurement]], Awaitable[None]]
 
-# Loop lag above this is logged, since it adds itself to every phase measured.
+# Loop lag above this is logged, since probes then start late and the phases
+# stamped in loop callbacks (DNS, and all of them where the kernel stamps are
+# missing) grow by the lag.
 LOOP_LAG_WARN_MS = 5.0
 
 
@@ -171,7 +173,7 @@ class Runner:
             lag_ms = (time.monotonic() - before - period_s) * 1000.0
             if lag_ms > LOOP_LAG_WARN_MS:
                 log.warning(
-                    "event loop lag %.1f ms: probe timings of this moment are"
-                    " inflated by up to that much",
+                    "event loop lag %.1f ms: probes of this moment started late"
+                    " and their DNS times may be inflated by up to that much",
                     lag_ms,
                 )

@@ -40,10 +40,10 @@ def _arrival(active: ActiveProbe) -> float:
 class StampingSSLObject(ssl.SSLObject):
     """An SSLObject that stamps when its handshake starts and completes.
 
-    The handshake counts as done when the server's last flight arrived plus
-    the time the completing `do_handshake` call took to process it, so the
+    The handshake counts as done when the server's last flight arrived, plus
+    the time the completing `do_handshake` call took to process it. So the
     client's own key exchange and verification count, as in curl, but the
-    time the event loop took to get to that flight does not.
+    time the event loop took to reach that flight does not.
     """
 
     def do_handshake(self) -> None:

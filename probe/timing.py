@@ -1,9 +1,9 @@
 """Timestamps of one HTTP retrieval, and the phases derived from them.
 
-Every stamp is `time.perf_counter()` in seconds (or the probe's injected
-clock), set by an aiohttp trace signal, by the socket and protocol hooks in
-`probe.sockets` and `probe.stamping` (some of them kernel times converted to
-that clock), or by the probe itself. `phases()` is the only place that
+Every stamp is `time.perf_counter()` in seconds, or the probe's injected
+clock. aiohttp trace signals, the socket and protocol hooks in
+`probe.sockets` and `probe.stamping`, and the probe itself set them. Some are
+kernel times converted to that clock. `phases()` is the only place that
 turns stamps into the millisecond phases of the schema.
 
 TTFB and total count network and server time only, the way curl's
@@ -88,9 +88,9 @@ class Phases:
 def _connect_span(stamps: PhaseStamps) -> tuple[float | None, float | None]:
     """Return the TCP connect's start and end.
 
-    The socket's own stamps come first; without them (another event loop) the
-    connect starts where DNS ended and ends where TLS starts or aiohttp made
-    the connection.
+    The socket's own stamps come first. Without them, as under another event
+    loop, the connect starts where DNS ended and ends where TLS starts or
+    where aiohttp made the connection.
     """
     start = stamps.tcp_start
     if start is None:
