@@ -117,6 +117,8 @@ class ProbeClient:
         except aiohttp.ClientConnectorDNSError as exc:
             measurement.outcome = Outcome.DNS_ERROR
             measurement.error = _connector_error_text("DNS lookup of", exc)
+            if target.ip_version is not None:
+                measurement.error += f" (IPv{target.ip_version} addresses only)"
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             measurement.outcome = Outcome.TLS_ERROR
             measurement.error = _connector_error_text("TLS handshake with", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -89,3 +90,20 @@ async def test_nginx_answers_over_ipv6(client: ProbeClient, tmp_path: Path) -> N
     assert measurement.outcome is Outcome.OK, measurement.error
     assert measurement.remote_ip == "::1"
     assert measurement.bytes == 1024
+
+
+def localhost_has_ipv6() -> bool:
+    try:
+        socket.getaddrinfo("localhost", 1, socket.AF_INET6)
+    except socket.gaierror:
+        return False
+    return True
+
+
+@pytest.mark.skipif(localhost_has_ipv6(), reason="localhost resolves to IPv6 here")
+async def test_missing_family_is_dns_error(client: ProbeClient) -> None:
+    measurement = await client.probe(make_target("http://localhost:1/", 6))
+
+    assert measurement.outcome is Outcome.DNS_ERROR
+    assert measurement.error is not None
+    assert measurement.error.endswith("(IPv6 addresses only)")
