@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    sync_playwright,
+)
 
 from collector.store.base import AlertEvent, FundsSnapshot, RoutingEntry
 from probe.models import Measurement, Outcome
@@ -163,17 +169,30 @@ class Dashboard:
     def open(self, collector: LiveCollector | None = None) -> None:
         """Load the dashboard, polling every second, and wait for the heatmap."""
         self.collector = collector or self.collector
-        self.page.goto(f"{self.collector.base_url}/?poll=1")
+        self.page.goto(
+            f"{self.collector.base_url}/?poll=1", wait_until="domcontentloaded"
+        )
         self.page.wait_for_selector("#heatmap-body table", timeout=10_000)
 
     def csp_violations(self) -> list[str]:
         return list(self.page.evaluate("window.cspViolations"))
 
 
-@pytest.fixture
-def dashboard(browser: Browser, collector: LiveCollector) -> Iterator[Dashboard]:
+@pytest.fixture(scope="session")
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
+    # One context for all tests because creating one costs about 0.5 s. Each
+    # test gets its own tab, and sessionStorage, the only storage the page
+    # uses, belongs to the tab.
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def dashboard(
+    browser_context: BrowserContext, collector: LiveCollector
+) -> Iterator[Dashboard]:
+    page = browser_context.new_page()
     tab = Dashboard(page, collector)
     page.on("console", tab.record_console)
     page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
@@ -184,4 +203,4 @@ def dashboard(browser: Browser, collector: LiveCollector) -> Iterator[Dashboard]
         " window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI));"
     )
     yield tab
-    context.close()
+    page.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from playwright.sync_api import expect
@@ -79,13 +80,14 @@ def test_heatmap_switches_to_success_rate(dashboard: Dashboard) -> None:
 def test_heatmap_window_selector_refetches(dashboard: Dashboard) -> None:
     dashboard.open()
 
-    # ap-northeast-1 probes are 1 to 20 minutes old, the timeouts 11 to 20:
-    # 15 minutes contain the 10 successes and the 4 newest timeouts.
+    # ap-northeast-1 probes were 1 to 20 minutes old when seeded, the timeouts
+    # 11 to 20. 15 minutes contain the 10 successes and the 4 newest timeouts,
+    # or 3 once the session has run for a minute.
     dashboard.page.select_option("#heatmap-window", "15m")
 
     expect(dashboard.page.locator("#heatmap-note")).to_have_text("p95 TTFB over 15m")
     meta = cell(dashboard, "ap-northeast-1", "alpha").locator(".cell-meta").first
-    expect(meta).to_have_text("14 probes · 71.4 % ok")
+    expect(meta).to_have_text(re.compile(r"^(14 probes · 71.4|13 probes · 76.9) % ok$"))
 
 
 def test_heatmap_shows_api_error_text(dashboard: Dashboard) -> None:
