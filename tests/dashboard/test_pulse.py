@@ -59,6 +59,8 @@ def test_pulse_p50_toggle_adds_dashed_lines(dashboard: Dashboard) -> None:
         ".filter((d) => d.label.endsWith('p50')).map((d) => d.borderDash.length)"
     )
     assert all(length > 0 for length in dashes)
+    assert dashboard.errors == []
+    assert dashboard.csp_violations() == []
 
 
 def test_pulse_region_filter_keeps_one_line(dashboard: Dashboard) -> None:

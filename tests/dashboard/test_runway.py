@@ -53,6 +53,8 @@ def test_runway_shows_days_and_turns_red(dashboard: Dashboard) -> None:
     assert "is-low" in (account.get_attribute("class") or "")
     expect(account).to_contain_text("2.00 USDFC / day")
     expect(dashboard.page.locator("#runway-token-form")).to_be_hidden()
+    assert dashboard.errors == []
+    assert dashboard.csp_violations() == []
 
 
 def test_runway_charts_daily_spend(dashboard: Dashboard) -> None:
