@@ -31,7 +31,10 @@ export async function getJson(path, headers = {}) {
       credentials: "same-origin",
     });
   } catch (error) {
-    throw new ApiError(`cannot reach the collector for ${path}: ${error.message}`, 0);
+    throw new ApiError(
+      `cannot reach the collector for ${path}: ${error.message}`,
+      0,
+    );
   }
 
   const body = await readJson(response);
@@ -43,7 +46,10 @@ export async function getJson(path, headers = {}) {
     throw new ApiError(message, response.status, body);
   }
   if (body === null) {
-    throw new ApiError(`${path} returned HTTP ${response.status} without a JSON body`, response.status);
+    throw new ApiError(
+      `${path} returned HTTP ${response.status} without a JSON body`,
+      response.status,
+    );
   }
   return body;
 }
@@ -52,7 +58,8 @@ export async function getJson(path, headers = {}) {
 export function query(params) {
   const search = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
-    if (value !== null && value !== undefined && value !== "") search.set(name, value);
+    if (value !== null && value !== undefined && value !== "")
+      search.set(name, value);
   }
   const text = search.toString();
   return text ? `?${text}` : "";

@@ -22,8 +22,12 @@ const COSTS_EVERY_MS = 60_000;
 
 // Reads the polling interval from `?poll=SECONDS` (1 to 60), default 5 s.
 function pollIntervalMs() {
-  const seconds = Number(new URLSearchParams(window.location.search).get("poll"));
-  return Number.isInteger(seconds) && seconds >= 1 && seconds <= 60 ? seconds * 1000 : DEFAULT_POLL_S * 1000;
+  const seconds = Number(
+    new URLSearchParams(window.location.search).get("poll"),
+  );
+  return Number.isInteger(seconds) && seconds >= 1 && seconds <= 60
+    ? seconds * 1000
+    : DEFAULT_POLL_S * 1000;
 }
 
 function main() {
@@ -34,10 +38,20 @@ function main() {
   const runway = createRunway();
   const ticker = createTicker();
   const routing = createRouting();
-  const panels = [heatmap.panel, pulse.panel, runway.panel, ticker.panel, routing.panel];
-  const refreshData = coalesce(() => Promise.all([heatmap.refresh(), pulse.refresh()]));
+  const panels = [
+    heatmap.panel,
+    pulse.panel,
+    runway.panel,
+    ticker.panel,
+    routing.panel,
+  ];
+  const refreshData = coalesce(() =>
+    Promise.all([heatmap.refresh(), pulse.refresh()]),
+  );
   const refreshRouting = coalesce(routing.refresh);
-  const refreshAll = coalesce(() => Promise.all([refreshData(), ticker.refresh(), refreshRouting()]));
+  const refreshAll = coalesce(() =>
+    Promise.all([refreshData(), ticker.refresh(), refreshRouting()]),
+  );
 
   let storeDown = false;
   const health = createHealth({
@@ -64,7 +78,10 @@ function main() {
     onPoll: refreshAll,
     onModeChange: (mode, reason) => {
       liveMode = mode;
-      modeLine.textContent = mode === "stream" ? "live stream" : `polling every ${pollMs / 1000} s (${reason})`;
+      modeLine.textContent =
+        mode === "stream"
+          ? "live stream"
+          : `polling every ${pollMs / 1000} s (${reason})`;
       modeLine.className = `live-mode mode-${mode}`;
     },
   });
@@ -74,14 +91,20 @@ function main() {
   runway.refresh();
   setInterval(health.refresh, pollMs);
   setInterval(refreshRouting, ROUTING_EVERY_MS);
-  setInterval(() => liveMode === "stream" && refreshAll(), STREAM_RELOAD_EVERY_MS);
+  setInterval(
+    () => liveMode === "stream" && refreshAll(),
+    STREAM_RELOAD_EVERY_MS,
+  );
   setInterval(runway.refresh, COSTS_EVERY_MS);
   setInterval(() => {
     const nowMs = Date.now();
     panels.forEach((panel) => panel.tick(nowMs));
     refreshAges(document, nowMs);
     const updatedMs = heatmap.panel.updatedMs;
-    updatedLine.textContent = updatedMs === null ? "not updated yet" : `updated ${formatAge((nowMs - updatedMs) / 1000)}`;
+    updatedLine.textContent =
+      updatedMs === null
+        ? "not updated yet"
+        : `updated ${formatAge((nowMs - updatedMs) / 1000)}`;
   }, 1000);
 }
 

@@ -7,7 +7,16 @@ export const Chart = window.Chart;
 
 // Distinct on a dark background, and free of the green, amber and red that
 // mean good, slow and bad elsewhere. The nth region in sorted order keeps the nth colour.
-const SERIES_COLOURS = ["#4cc9f0", "#f72585", "#b388ff", "#e2e8f0", "#4361ee", "#ffafcc", "#8ecae6", "#d4a373"];
+const SERIES_COLOURS = [
+  "#4cc9f0",
+  "#f72585",
+  "#b388ff",
+  "#e2e8f0",
+  "#4361ee",
+  "#ffafcc",
+  "#8ecae6",
+  "#d4a373",
+];
 
 export function seriesColour(index) {
   return SERIES_COLOURS[index % SERIES_COLOURS.length];
@@ -16,7 +25,8 @@ export function seriesColour(index) {
 export function applyTheme() {
   Chart.defaults.color = "#9fb0c2";
   Chart.defaults.borderColor = "rgba(148, 163, 184, 0.14)";
-  Chart.defaults.font.family = "ui-monospace, 'DejaVu Sans Mono', 'Liberation Mono', monospace";
+  Chart.defaults.font.family =
+    "ui-monospace, 'DejaVu Sans Mono', 'Liberation Mono', monospace";
   Chart.defaults.font.size = 11;
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
@@ -48,7 +58,17 @@ function drawLevel(chart, valueMs, colour, label) {
 export const thresholdLines = {
   id: "beamwatchThresholds",
   beforeDatasetsDraw(chart) {
-    drawLevel(chart, TTFB_GOOD_MS, "rgba(245, 158, 11, 0.7)", `${TTFB_GOOD_MS} ms`);
-    drawLevel(chart, TTFB_WARN_MS, "rgba(239, 68, 68, 0.8)", `${TTFB_WARN_MS} ms`);
+    drawLevel(
+      chart,
+      TTFB_GOOD_MS,
+      "rgba(245, 158, 11, 0.7)",
+      `${TTFB_GOOD_MS} ms`,
+    );
+    drawLevel(
+      chart,
+      TTFB_WARN_MS,
+      "rgba(239, 68, 68, 0.8)",
+      `${TTFB_WARN_MS} ms`,
+    );
   },
 };

@@ -18,7 +18,11 @@ export function clear(node) {
 // carries data-time-ms so refreshAges() can keep it current.
 export function timeStamp(timeMs, { withDate = false } = {}) {
   const wrapper = el("span", "stamp");
-  const clock = el("time", "clock", withDate ? formatDateTime(timeMs) : formatClock(timeMs));
+  const clock = el(
+    "time",
+    "clock",
+    withDate ? formatDateTime(timeMs) : formatClock(timeMs),
+  );
   if (Number.isFinite(timeMs)) {
     clock.dateTime = new Date(timeMs).toISOString();
     wrapper.title = new Date(timeMs).toString();
@@ -33,7 +37,9 @@ export function timeStamp(timeMs, { withDate = false } = {}) {
 export function refreshAges(root = document, nowMs = Date.now()) {
   for (const node of root.querySelectorAll(".age[data-time-ms]")) {
     const timeMs = Number(node.dataset.timeMs);
-    node.textContent = formatAge(ageSince(Number.isFinite(timeMs) ? timeMs : null, nowMs));
+    node.textContent = formatAge(
+      ageSince(Number.isFinite(timeMs) ? timeMs : null, nowMs),
+    );
   }
 }
 
@@ -41,7 +47,11 @@ export function refreshAges(root = document, nowMs = Date.now()) {
 // exists. An unchanged list is left alone, so an open dropdown stays open.
 export function fillSelect(select, values, allLabel = "all") {
   const existing = [...select.options].slice(1).map((option) => option.value);
-  if (existing.length === values.length && existing.every((value, i) => value === values[i])) return;
+  if (
+    existing.length === values.length &&
+    existing.every((value, i) => value === values[i])
+  )
+    return;
   const current = select.value;
   const options = [el("option", "", allLabel)];
   options[0].value = "";

@@ -7,8 +7,12 @@ export const TTFB_WARN_MS = 2000;
 export const RATE_GOOD = 0.95;
 export const RATE_WARN = 0.9;
 
-const integerFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-const decimalFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const integerFormat = new Intl.NumberFormat(undefined, {
+  maximumFractionDigits: 0,
+});
+const decimalFormat = new Intl.NumberFormat(undefined, {
+  maximumFractionDigits: 1,
+});
 const clockFormat = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
   minute: "2-digit",
@@ -20,7 +24,10 @@ const shortClockFormat = new Intl.DateTimeFormat(undefined, {
   minute: "2-digit",
   hour12: false,
 });
-const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+});
 const dayHourFormat = new Intl.DateTimeFormat(undefined, {
   month: "short",
   day: "numeric",
@@ -127,6 +134,7 @@ export function rateLevel(rate) {
 
 // Shortens a long hex address to its first 6 and last 4 characters.
 export function shortAddress(address) {
-  if (typeof address !== "string" || address.length <= 14) return String(address ?? "–");
+  if (typeof address !== "string" || address.length <= 14)
+    return String(address ?? "–");
   return `${address.slice(0, 6)}…${address.slice(-4)}`;
 }

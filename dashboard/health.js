@@ -13,7 +13,10 @@ function renderRegionAges(list, agesS) {
   clear(list);
   const nowMs = Date.now();
   for (const [region, ageS] of Object.entries(agesS || {})) {
-    const item = el("li", ageS > REGION_STALE_S ? "region-age is-late" : "region-age");
+    const item = el(
+      "li",
+      ageS > REGION_STALE_S ? "region-age is-late" : "region-age",
+    );
     item.dataset.region = region;
     const age = el("span", "age", formatAge(ageS));
     age.dataset.timeMs = String(nowMs - ageS * 1000);
@@ -21,7 +24,8 @@ function renderRegionAges(list, agesS) {
     item.title = `newest point from ${region} at ${formatClock(nowMs - ageS * 1000)}`;
     list.append(item);
   }
-  if (list.children.length === 0) list.append(el("li", "region-age is-late", "no points stored yet"));
+  if (list.children.length === 0)
+    list.append(el("li", "region-age is-late", "no points stored yet"));
 }
 
 // Creates the header view. `onOutage(isDown)` is called on every check, so
@@ -52,7 +56,10 @@ export function createHealth({ onOutage = () => {} } = {}) {
     setPill(pillText, "bad");
     bannerTitle.textContent = title;
     regions.classList.add("is-stale");
-    const since = lastGoodMs === null ? "No data loaded yet." : `Panels keep the data from ${formatClock(lastGoodMs)} and are marked stale.`;
+    const since =
+      lastGoodMs === null
+        ? "No data loaded yet."
+        : `Panels keep the data from ${formatClock(lastGoodMs)} and are marked stale.`;
     bannerText.textContent = `${message} ${since}`;
     banner.hidden = false;
     onOutage(true);

@@ -15,7 +15,12 @@ import {
 } from "./format.js";
 import { Panel, refreshPanel } from "./panel.js";
 
-const STAT_LABELS = { p50: "p50 TTFB", p95: "p95 TTFB", p99: "p99 TTFB", success_rate: "success rate" };
+const STAT_LABELS = {
+  p50: "p50 TTFB",
+  p95: "p95 TTFB",
+  p99: "p99 TTFB",
+  success_rate: "success rate",
+};
 
 function cellLevel(cell, stat) {
   if (!cell || cell.count === 0) return "empty";
@@ -44,7 +49,9 @@ function renderCell(cell, region, provider, stat) {
     return td;
   }
   const probes = `${formatCount(cell.count)} probe${cell.count === 1 ? "" : "s"}`;
-  td.append(el("span", "cell-meta", `${probes} · ${formatRate(cell.success_rate)} ok`));
+  td.append(
+    el("span", "cell-meta", `${probes} · ${formatRate(cell.success_rate)} ok`),
+  );
   if (cell.latest_ms !== null && cell.latest_ms !== undefined) {
     const latest = el("span", "cell-meta cell-latest", "last ");
     latest.append(timeStamp(cell.latest_ms));
@@ -54,11 +61,14 @@ function renderCell(cell, region, provider, stat) {
 }
 
 function renderTable(data) {
-  const cells = new Map(data.cells.map((cell) => [`${cell.region}\u0000${cell.provider}`, cell]));
+  const cells = new Map(
+    data.cells.map((cell) => [`${cell.region}\u0000${cell.provider}`, cell]),
+  );
   const table = el("table", "heatmap");
   const headRow = el("tr");
   headRow.append(el("th", "corner", "region \\ provider"));
-  for (const provider of data.providers) headRow.append(el("th", "col-head", provider));
+  for (const provider of data.providers)
+    headRow.append(el("th", "col-head", provider));
   table.append(el("thead"), el("tbody"));
   table.tHead.append(headRow);
 
@@ -104,7 +114,13 @@ export function createHeatmap({ onLayout = () => {} } = {}) {
     if (request !== latestRequest) return;
     clear(body);
     if (data.regions.length === 0 || data.providers.length === 0) {
-      body.append(el("p", "empty-note", `No probes in the last ${data.window} and no configured targets.`));
+      body.append(
+        el(
+          "p",
+          "empty-note",
+          `No probes in the last ${data.window} and no configured targets.`,
+        ),
+      );
     } else {
       body.append(renderTable(data));
     }

@@ -15,7 +15,14 @@ function parseData(event) {
 // Opens the stream and calls `onPoints(data)`, `onAlert(alert)` and
 // `onStore(data)` for its events. While the stream is down, calls `onPoll()`
 // every `pollMs`. `onModeChange(mode, reason)` receives "stream" or "polling".
-export function startLive({ onPoints, onAlert, onStore, onPoll, onModeChange, pollMs }) {
+export function startLive({
+  onPoints,
+  onAlert,
+  onStore,
+  onPoll,
+  onModeChange,
+  pollMs,
+}) {
   let pollTimer = null;
 
   function startPolling(reason) {
@@ -56,7 +63,8 @@ export function startLive({ onPoints, onAlert, onStore, onPoll, onModeChange, po
     });
   }
 
-  if (typeof EventSource === "undefined") startPolling("browser has no EventSource");
+  if (typeof EventSource === "undefined")
+    startPolling("browser has no EventSource");
   else connect();
 }
 

@@ -37,7 +37,10 @@ export class Panel {
   // A panel whose own last refresh failed stays stale until one succeeds.
   markStale(isStale) {
     const ownError = !this.errorLine.hidden;
-    this.section.classList.toggle("is-stale", this.hasData && (isStale || ownError));
+    this.section.classList.toggle(
+      "is-stale",
+      this.hasData && (isStale || ownError),
+    );
   }
 
   tick(nowMs = Date.now()) {

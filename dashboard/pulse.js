@@ -24,7 +24,9 @@ const TICK_STEPS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];
 
 // Picks a round tick step, in minutes of wall time, giving at most 8 ticks.
 function tickStepMs(spanMs) {
-  const step = TICK_STEPS_MIN.find((minutes) => spanMs / (minutes * MINUTE_MS) <= 8);
+  const step = TICK_STEPS_MIN.find(
+    (minutes) => spanMs / (minutes * MINUTE_MS) <= 8,
+  );
   return (step ?? 1440) * MINUTE_MS;
 }
 
@@ -58,7 +60,11 @@ function buildDatasets(series, showP50, colourFor) {
     const colour = colourFor(entry.region, index);
     datasets.push({
       label: `${entry.region} p95`,
-      data: entry.points.map((point) => ({ x: point.time_ms, y: point.p95_ms, count: point.count })),
+      data: entry.points.map((point) => ({
+        x: point.time_ms,
+        y: point.p95_ms,
+        count: point.count,
+      })),
       borderColor: colour,
       backgroundColor: colour,
       borderWidth: 2,
@@ -69,7 +75,11 @@ function buildDatasets(series, showP50, colourFor) {
     if (showP50) {
       datasets.push({
         label: `${entry.region} p50`,
-        data: entry.points.map((point) => ({ x: point.time_ms, y: point.p50_ms, count: point.count })),
+        data: entry.points.map((point) => ({
+          x: point.time_ms,
+          y: point.p50_ms,
+          count: point.count,
+        })),
         borderColor: colour,
         backgroundColor: colour,
         borderDash: [5, 4],
@@ -94,14 +104,20 @@ function createChart(canvas) {
       interaction: { mode: "nearest", axis: "x", intersect: false },
       scales: {
         x: { type: "linear", ticks: { maxRotation: 0 } },
-        y: { beginAtZero: true, title: { display: true, text: "TTFB (ms)" }, ticks: { callback: (value) => `${value} ms` } },
+        y: {
+          beginAtZero: true,
+          title: { display: true, text: "TTFB (ms)" },
+          ticks: { callback: (value) => `${value} ms` },
+        },
       },
       plugins: {
         legend: { position: "top", align: "start" },
         tooltip: {
           callbacks: {
-            title: (items) => (items.length ? formatClock(items[0].parsed.x) : ""),
-            label: (item) => `${item.dataset.label}: ${formatMs(item.parsed.y)} (${formatCount(item.raw.count)} probes)`,
+            title: (items) =>
+              items.length ? formatClock(items[0].parsed.x) : "",
+            label: (item) =>
+              `${item.dataset.label}: ${formatMs(item.parsed.y)} (${formatCount(item.raw.count)} probes)`,
           },
         },
       },
@@ -111,7 +127,10 @@ function createChart(canvas) {
 
 function summaryRow(label, text, level = "") {
   const row = el("div", "summary-row");
-  row.append(el("dt", "", label), el("dd", level ? `level-text-${level}` : "", text));
+  row.append(
+    el("dt", "", label),
+    el("dd", level ? `level-text-${level}` : "", text),
+  );
   return row;
 }
 
@@ -120,7 +139,11 @@ function renderSummary(container, summary, window) {
   const list = el("dl", "summary-list");
   list.append(
     summaryRow("probes", formatCount(summary.count)),
-    summaryRow("success", formatRate(summary.success_rate), rateLevel(summary.success_rate)),
+    summaryRow(
+      "success",
+      formatRate(summary.success_rate),
+      rateLevel(summary.success_rate),
+    ),
     summaryRow("p50", formatMs(summary.p50_ms), ttfbLevel(summary.p50_ms)),
     summaryRow("p95", formatMs(summary.p95_ms), ttfbLevel(summary.p95_ms)),
     summaryRow("p99", formatMs(summary.p99_ms), ttfbLevel(summary.p99_ms)),
@@ -132,14 +155,19 @@ function renderSummary(container, summary, window) {
     .sort((a, b) => b[1] - a[1]);
   container.append(el("h3", "", "errors by outcome"));
   if (failures.length === 0) {
-    container.append(el("p", "meta", summary.count ? "no failed probes" : "no probes"));
+    container.append(
+      el("p", "meta", summary.count ? "no failed probes" : "no probes"),
+    );
     return;
   }
   const errors = el("ul", "outcomes");
   for (const [outcome, count] of failures) {
     const item = el("li", "outcome");
     item.dataset.outcome = outcome;
-    item.append(el("span", "outcome-name", outcome), el("span", "outcome-count", formatCount(count)));
+    item.append(
+      el("span", "outcome-name", outcome),
+      el("span", "outcome-count", formatCount(count)),
+    );
     errors.append(item);
   }
   container.append(errors);
@@ -167,7 +195,11 @@ export function createPulse() {
   function draw() {
     const spanMs = lastData.until_ms - lastData.since_ms;
     const ticks = chart.options.scales.x.ticks;
-    chart.data.datasets = buildDatasets(lastData.series, p50Toggle.checked, colourFor);
+    chart.data.datasets = buildDatasets(
+      lastData.series,
+      p50Toggle.checked,
+      colourFor,
+    );
     chart.options.scales.x.min = lastData.since_ms;
     chart.options.scales.x.max = lastData.until_ms;
     const stepMs = tickStepMs(spanMs);
@@ -193,13 +225,15 @@ export function createPulse() {
     lastData = data;
     draw();
     const bucket = formatDuration(lastData.bucket_ms);
-    const empty = lastData.series.length === 0 ? " · no successful probes in window" : "";
+    const empty =
+      lastData.series.length === 0 ? " · no successful probes in window" : "";
     note.textContent = `TTFB per ${bucket} bucket over ${lastData.window}${empty}`;
     renderSummary(summary, lastData.summary, lastData.window);
   }
 
   const refresh = () => refreshPanel(panel, load);
-  for (const select of [regionSelect, providerSelect, windowSelect]) select.addEventListener("change", refresh);
+  for (const select of [regionSelect, providerSelect, windowSelect])
+    select.addEventListener("change", refresh);
   p50Toggle.addEventListener("change", () => lastData && draw());
 
   function setFilters(regions, providers) {

@@ -23,7 +23,8 @@ function renderRoute(route) {
 function renderTable(routes) {
   const table = el("table", "routing");
   const head = el("tr");
-  for (const title of ["provider", "state", "since", "reason"]) head.append(el("th", "", title));
+  for (const title of ["provider", "state", "since", "reason"])
+    head.append(el("th", "", title));
   table.append(el("thead"), el("tbody"));
   table.tHead.append(head);
   for (const route of routes) table.tBodies[0].append(renderRoute(route));
@@ -38,10 +39,18 @@ export function createRouting() {
   async function load() {
     const data = await getJson("/api/routing");
     clear(body);
-    const banned = data.routes.filter((route) => route.state === "banned").length;
+    const banned = data.routes.filter(
+      (route) => route.state === "banned",
+    ).length;
     note.textContent = `${banned} banned of ${data.routes.length}`;
     if (data.routes.length === 0) {
-      body.append(el("p", "empty-note", "No routing changes yet: every provider is in rotation."));
+      body.append(
+        el(
+          "p",
+          "empty-note",
+          "No routing changes yet: every provider is in rotation.",
+        ),
+      );
       return;
     }
     body.append(renderTable(data.routes));

@@ -5,7 +5,12 @@
 import { ApiError, getJson } from "./api.js";
 import { Chart, seriesColour } from "./charts.js";
 import { clear, el, timeStamp } from "./dom.js";
-import { formatAmount, formatDateTime, isNumber, shortAddress } from "./format.js";
+import {
+  formatAmount,
+  formatDateTime,
+  isNumber,
+  shortAddress,
+} from "./format.js";
 import { Panel, refreshPanel } from "./panel.js";
 
 const TOKEN_KEY = "beamwatch.apiToken";
@@ -25,25 +30,44 @@ function detail(label, value) {
 }
 
 function renderAccount(account, warningDays) {
-  const low = isNumber(account.runway_days) && account.runway_days < warningDays;
+  const low =
+    isNumber(account.runway_days) && account.runway_days < warningDays;
   const card = el("article", `account ${low ? "is-low" : "is-funded"}`);
   card.dataset.payer = account.payer;
-  const title = el("h3", "account-title", `${account.network} · ${shortAddress(account.payer)} · ${account.token}`);
+  const title = el(
+    "h3",
+    "account-title",
+    `${account.network} · ${shortAddress(account.payer)} · ${account.token}`,
+  );
   title.title = account.payer;
 
   const days = el("div", "runway-days");
   const short = isNumber(account.runway_days) && account.runway_days < 0;
-  const daysText = formatDays(short ? -account.runway_days : account.runway_days);
+  const daysText = formatDays(
+    short ? -account.runway_days : account.runway_days,
+  );
   // A negative runway means the free funds ran out that many days ago.
-  days.append(el("span", "days-value", daysText), el("span", "days-unit", short ? "days short" : "days left"));
-  if (!isNumber(account.runway_days)) days.append(el("span", "days-note", "no lockup rate: not spending"));
+  days.append(
+    el("span", "days-value", daysText),
+    el("span", "days-unit", short ? "days short" : "days left"),
+  );
+  if (!isNumber(account.runway_days))
+    days.append(el("span", "days-note", "no lockup rate: not spending"));
 
   const details = el("dl", "details");
   details.append(
-    detail("funded until", isNumber(account.funded_until_ms) ? formatDateTime(account.funded_until_ms) : "–"),
+    detail(
+      "funded until",
+      isNumber(account.funded_until_ms)
+        ? formatDateTime(account.funded_until_ms)
+        : "–",
+    ),
     detail("funds", formatAmount(account.funds, account.token)),
     detail("locked now", formatAmount(account.lockup_current, account.token)),
-    detail("lockup rate", `${formatAmount(account.lockup_rate_per_day, account.token)} / day`),
+    detail(
+      "lockup rate",
+      `${formatAmount(account.lockup_rate_per_day, account.token)} / day`,
+    ),
     detail("updated", timeStamp(account.updated_ms)),
   );
   card.append(title, days, details);
@@ -51,9 +75,18 @@ function renderAccount(account, warningDays) {
 }
 
 function spendData(accounts) {
-  const days = [...new Set(accounts.flatMap((a) => (a.daily_spend || []).map((d) => d.day)))].sort();
+  const days = [
+    ...new Set(
+      accounts.flatMap((a) => (a.daily_spend || []).map((d) => d.day)),
+    ),
+  ].sort();
   const datasets = accounts.map((account, index) => {
-    const byDay = new Map((account.daily_spend || []).map((d) => [d.day, Number.parseFloat(d.spend)]));
+    const byDay = new Map(
+      (account.daily_spend || []).map((d) => [
+        d.day,
+        Number.parseFloat(d.spend),
+      ]),
+    );
     return {
       label: `${account.network} ${shortAddress(account.payer)} (${account.token})`,
       data: days.map((day) => byDay.get(day) ?? null),
@@ -69,8 +102,16 @@ function createSpendChart(canvas) {
     type: "bar",
     data: { labels: [], datasets: [] },
     options: {
-      scales: { y: { beginAtZero: true, title: { display: true, text: "spend per day" } } },
-      plugins: { legend: { position: "top", align: "start" }, title: { display: true, text: "daily spend", align: "start" } },
+      scales: {
+        y: {
+          beginAtZero: true,
+          title: { display: true, text: "spend per day" },
+        },
+      },
+      plugins: {
+        legend: { position: "top", align: "start" },
+        title: { display: true, text: "daily spend", align: "start" },
+      },
     },
   });
 }
@@ -99,16 +140,19 @@ export function createRunway() {
     clear(body);
     const warningDays = data.runway_warning_days;
     const accounts = data.accounts || [];
-    const low = accounts.some((a) => isNumber(a.runway_days) && a.runway_days < warningDays);
+    const low = accounts.some(
+      (a) => isNumber(a.runway_days) && a.runway_days < warningDays,
+    );
     section.classList.toggle("runway-low", low);
     note.textContent = `red under ${warningDays} days`;
     if (accounts.length === 0) {
-      body.append(el("p", "empty-note", "No payer accounts configured."));
+      body.append(el("p", "empty-note", "No funds readings stored yet."));
       chartBox.hidden = true;
       return;
     }
     const list = el("div", "accounts");
-    for (const account of accounts) list.append(renderAccount(account, warningDays));
+    for (const account of accounts)
+      list.append(renderAccount(account, warningDays));
     body.append(list);
     chartBox.hidden = false;
     chart ??= createSpendChart(document.getElementById("runway-chart"));
@@ -124,7 +168,11 @@ export function createRunway() {
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401) throw error;
       if (token) sessionStorage.removeItem(TOKEN_KEY);
-      askForToken(token ? `Token rejected: ${error.message}` : `Token required: ${error.message}`);
+      askForToken(
+        token
+          ? `Token rejected: ${error.message}`
+          : `Token required: ${error.message}`,
+      );
     }
   }
 

@@ -14,7 +14,10 @@ function alertKey(alert) {
 
 function renderAlert(alert) {
   const severity = SEVERITIES.has(alert.severity) ? alert.severity : "other";
-  const item = el("li", `alert severity-${severity} state-${alert.state === "resolved" ? "resolved" : "open"}`);
+  const item = el(
+    "li",
+    `alert severity-${severity} state-${alert.state === "resolved" ? "resolved" : "open"}`,
+  );
   item.dataset.key = alertKey(alert);
   item.dataset.severity = alert.severity;
 
@@ -25,7 +28,11 @@ function renderAlert(alert) {
     el("span", "alert-subject", alert.subject),
     el("span", "alert-rule", alert.rule),
   );
-  item.append(head, el("p", "alert-message", alert.message), timeStamp(alert.time_ms));
+  item.append(
+    head,
+    el("p", "alert-message", alert.message),
+    timeStamp(alert.time_ms),
+  );
   return item;
 }
 
@@ -35,7 +42,8 @@ export function createTicker() {
   const note = document.getElementById("ticker-note");
 
   function showEmpty() {
-    if (list.children.length === 0) list.append(el("li", "empty-note", "No alerts in the last 7 days."));
+    if (list.children.length === 0)
+      list.append(el("li", "empty-note", "No alerts in the last 7 days."));
   }
 
   async function load() {

@@ -180,19 +180,17 @@ class Dashboard:
 
 @pytest.fixture(scope="session")
 def browser_context(browser: Browser) -> Iterator[BrowserContext]:
-    # One context for all tests because creating one costs about 0.5 s. Each
-    # test gets its own tab, and sessionStorage, the only storage the page
-    # uses, belongs to the tab.
+    # One context for all tests, because a context per test added about 0.5 s
+    # each (measured on 2 busy CPUs). Each test gets its own tab, and
+    # sessionStorage, the only storage the page uses, belongs to the tab.
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     yield context
     context.close()
 
 
-@pytest.fixture
-def dashboard(
-    browser_context: BrowserContext, collector: LiveCollector
-) -> Iterator[Dashboard]:
-    page = browser_context.new_page()
+@contextlib.contextmanager
+def new_tab(context: BrowserContext, collector: LiveCollector) -> Iterator[Dashboard]:
+    page = context.new_page()
     tab = Dashboard(page, collector)
     page.on("console", tab.record_console)
     page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
@@ -202,5 +200,26 @@ def dashboard(
         "document.addEventListener('securitypolicyviolation', (event) =>"
         " window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI));"
     )
-    yield tab
-    page.close()
+    try:
+        yield tab
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def dashboard(
+    browser_context: BrowserContext, collector: LiveCollector
+) -> Iterator[Dashboard]:
+    """A fresh tab on the shared collector, not loaded yet."""
+    with new_tab(browser_context, collector) as tab:
+        yield tab
+
+
+@pytest.fixture(scope="module")
+def shared_dashboard(
+    browser_context: BrowserContext, collector: LiveCollector
+) -> Iterator[Dashboard]:
+    """One loaded tab shared by the tests of a module that only read the page."""
+    with new_tab(browser_context, collector) as tab:
+        tab.open()
+        yield tab

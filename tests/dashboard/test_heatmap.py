@@ -17,21 +17,17 @@ def cell(dashboard: Dashboard, region: str, provider: str):  # type: ignore[no-u
     return dashboard.page.locator(selector)
 
 
-def test_heatmap_shows_cell_per_pair(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    regions = dashboard.page.locator("#heatmap-body tbody th").all_inner_texts()
-    providers = dashboard.page.locator(
+def test_heatmap_shows_cell_per_pair(shared_dashboard: Dashboard) -> None:
+    regions = shared_dashboard.page.locator("#heatmap-body tbody th").all_inner_texts()
+    providers = shared_dashboard.page.locator(
         "#heatmap-body thead .col-head"
     ).all_inner_texts()
     assert regions == ["ap-northeast-1", "eu-central-1", "us-east-1"]
     assert providers == ["alpha", "beta"]
-    assert dashboard.page.locator("#heatmap-body td.cell").count() == 6
+    assert shared_dashboard.page.locator("#heatmap-body td.cell").count() == 6
 
 
-def test_heatmap_shows_seeded_p95_values(dashboard: Dashboard) -> None:
-    dashboard.open()
-
+def test_heatmap_shows_seeded_p95_values(shared_dashboard: Dashboard) -> None:
     expected = {
         ("us-east-1", "alpha"): ("120 ms", "good"),
         ("us-east-1", "beta"): ("2,600 ms", "bad"),
@@ -40,24 +36,20 @@ def test_heatmap_shows_seeded_p95_values(dashboard: Dashboard) -> None:
     }
     assert set(expected) == set(SEEDED_CELLS)
     for (region, provider), (value, level) in expected.items():
-        target = cell(dashboard, region, provider)
+        target = cell(shared_dashboard, region, provider)
         expect(target.locator(".cell-value")).to_have_text(value)
         assert target.get_attribute("data-level") == level
 
 
-def test_heatmap_cell_shows_count_and_success(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    meta = cell(dashboard, "ap-northeast-1", "alpha").locator(".cell-meta").first
+def test_heatmap_cell_shows_count_and_success(shared_dashboard: Dashboard) -> None:
+    meta = cell(shared_dashboard, "ap-northeast-1", "alpha").locator(".cell-meta").first
     expect(meta).to_have_text("20 probes · 50 % ok")
-    latest = cell(dashboard, "ap-northeast-1", "alpha").locator(".cell-latest")
+    latest = cell(shared_dashboard, "ap-northeast-1", "alpha").locator(".cell-latest")
     expect(latest).to_contain_text("ago")
 
 
-def test_heatmap_empty_configured_cell(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    empty = cell(dashboard, "eu-central-1", "beta")
+def test_heatmap_empty_configured_cell(shared_dashboard: Dashboard) -> None:
+    empty = cell(shared_dashboard, "eu-central-1", "beta")
     expect(empty.locator(".cell-value")).to_have_text("no data")
     assert empty.get_attribute("data-level") == "empty"
     assert "0 ms" not in empty.inner_text()

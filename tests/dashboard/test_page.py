@@ -24,24 +24,23 @@ def new_region_probe() -> Measurement:
     )
 
 
-def test_page_has_no_errors_or_violations(dashboard: Dashboard) -> None:
-    dashboard.open()
-    expect(dashboard.page.locator("#ticker-list li.alert")).to_have_count(3)
-    expect(dashboard.page.locator("#routing-body tr.route")).to_have_count(2)
+def test_page_has_no_errors_or_violations(shared_dashboard: Dashboard) -> None:
+    expect(shared_dashboard.page.locator("#ticker-list li.alert")).to_have_count(3)
+    expect(shared_dashboard.page.locator("#routing-body tr.route")).to_have_count(2)
 
-    assert dashboard.errors == []
-    assert dashboard.csp_violations() == []
+    assert shared_dashboard.errors == []
+    assert shared_dashboard.csp_violations() == []
 
 
-def test_header_shows_health_and_region_ages(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    expect(dashboard.page.locator("#health-pill")).to_have_text("ok")
-    expect(dashboard.page.locator("#health-meta")).to_contain_text("store sqlite")
-    ages = dashboard.page.locator("#region-ages .region-age")
+def test_header_shows_health_and_region_ages(shared_dashboard: Dashboard) -> None:
+    expect(shared_dashboard.page.locator("#health-pill")).to_have_text("ok")
+    expect(shared_dashboard.page.locator("#health-meta")).to_contain_text(
+        "store sqlite"
+    )
+    ages = shared_dashboard.page.locator("#region-ages .region-age")
     expect(ages).to_have_count(3)
     expect(ages.first).to_contain_text("ap-northeast-1")
-    expect(dashboard.page.locator("#updated-age")).to_contain_text("s ago")
+    expect(shared_dashboard.page.locator("#updated-age")).to_contain_text("s ago")
 
 
 def test_store_outage_shows_banner_and_stale(

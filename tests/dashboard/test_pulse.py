@@ -16,26 +16,24 @@ def dataset_labels(dashboard: Dashboard) -> list[str]:
     return labels
 
 
-def test_pulse_draws_dataset_per_region(dashboard: Dashboard) -> None:
-    dashboard.open()
-    dashboard.page.wait_for_function(
+def test_pulse_draws_dataset_per_region(shared_dashboard: Dashboard) -> None:
+    shared_dashboard.page.wait_for_function(
         "() => Chart.getChart('pulse-chart').data.datasets.length > 0"
     )
 
-    assert dataset_labels(dashboard) == [
+    assert dataset_labels(shared_dashboard) == [
         "ap-northeast-1 p95",
         "eu-central-1 p95",
         "us-east-1 p95",
     ]
 
 
-def test_pulse_plots_seeded_p95_values(dashboard: Dashboard) -> None:
-    dashboard.open()
-    dashboard.page.wait_for_function(
+def test_pulse_plots_seeded_p95_values(shared_dashboard: Dashboard) -> None:
+    shared_dashboard.page.wait_for_function(
         "() => Chart.getChart('pulse-chart').data.datasets.length === 3"
     )
 
-    points: list[dict[str, Any]] = dashboard.page.evaluate(
+    points: list[dict[str, Any]] = shared_dashboard.page.evaluate(
         "() => Chart.getChart('pulse-chart').data.datasets[1].data"
     )
     # eu-central-1 has only alpha, seeded at 800 ms once a minute.
@@ -75,10 +73,8 @@ def test_pulse_region_filter_keeps_one_line(dashboard: Dashboard) -> None:
     assert dataset_labels(dashboard) == ["us-east-1 p95"]
 
 
-def test_pulse_summary_lists_errors_by_outcome(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    summary = dashboard.page.locator("#pulse-summary")
+def test_pulse_summary_lists_errors_by_outcome(shared_dashboard: Dashboard) -> None:
+    summary = shared_dashboard.page.locator("#pulse-summary")
     expect(
         summary.locator(".outcome[data-outcome=timeout] .outcome-count")
     ).to_have_text("10")

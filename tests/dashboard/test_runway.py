@@ -15,14 +15,12 @@ def enter_token(dashboard: Dashboard, token: str) -> None:
     dashboard.page.click("#runway-token-form button[type=submit]")
 
 
-def test_runway_asks_for_token_on_401(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    expect(dashboard.page.locator("#runway-token-form")).to_be_visible()
-    expect(dashboard.page.locator("#runway-body")).to_contain_text(
+def test_runway_asks_for_token_on_401(shared_dashboard: Dashboard) -> None:
+    expect(shared_dashboard.page.locator("#runway-token-form")).to_be_visible()
+    expect(shared_dashboard.page.locator("#runway-body")).to_contain_text(
         "Token required: missing bearer token"
     )
-    expect(dashboard.page.locator("#runway-chart-box")).to_be_hidden()
+    expect(shared_dashboard.page.locator("#runway-chart-box")).to_be_hidden()
 
 
 def test_runway_rejects_wrong_token(dashboard: Dashboard) -> None:

@@ -11,10 +11,8 @@ from tests.dashboard.conftest import Dashboard
 from tests.dashboard.harness import LiveCollector
 
 
-def test_ticker_lists_alerts_newest_first(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    items = dashboard.page.locator("#ticker-list li.alert")
+def test_ticker_lists_alerts_newest_first(shared_dashboard: Dashboard) -> None:
+    items = shared_dashboard.page.locator("#ticker-list li.alert")
     expect(items).to_have_count(3)
     assert items.locator(".alert-message").all_inner_texts() == [
         "p95 TTFB 2600 ms over 2000 ms",
@@ -41,13 +39,11 @@ def test_ticker_prepends_streamed_alert(
     expect(dashboard.page.locator("#ticker-list li.alert")).to_have_count(4)
 
 
-def test_routing_highlights_banned_provider(dashboard: Dashboard) -> None:
-    dashboard.open()
-
-    banned = dashboard.page.locator("#routing-body tr.is-banned")
+def test_routing_highlights_banned_provider(shared_dashboard: Dashboard) -> None:
+    banned = shared_dashboard.page.locator("#routing-body tr.is-banned")
     expect(banned).to_have_count(1)
     assert banned.get_attribute("data-provider") == "beta"
     expect(banned.locator(".route-reason")).to_have_text("p95 TTFB over 2000 ms")
-    active = dashboard.page.locator('#routing-body tr[data-provider="alpha"]')
+    active = shared_dashboard.page.locator('#routing-body tr[data-provider="alpha"]')
     assert "is-banned" not in (active.get_attribute("class") or "")
-    expect(dashboard.page.locator("#routing-note")).to_have_text("1 banned of 2")
+    expect(shared_dashboard.page.locator("#routing-note")).to_have_text("1 banned of 2")
