@@ -100,12 +100,22 @@ function main() {
     const nowMs = Date.now();
     panels.forEach((panel) => panel.tick(nowMs));
     refreshAges(document, nowMs);
-    const updatedMs = heatmap.panel.updatedMs;
-    updatedLine.textContent =
-      updatedMs === null
-        ? "not updated yet"
-        : `updated ${formatAge((nowMs - updatedMs) / 1000)}`;
+    const reloadEveryMs =
+      liveMode === "stream" ? STREAM_RELOAD_EVERY_MS : pollMs;
+    showUpdatedAge(updatedLine, heatmap.panel.updatedMs, reloadEveryMs, nowMs);
   }, 1000);
+}
+
+// Writes "updated N s ago" into the header, marked late once two scheduled
+// reloads were missed.
+function showUpdatedAge(line, updatedMs, reloadEveryMs, nowMs) {
+  if (updatedMs === null) {
+    line.textContent = "not updated yet";
+    return;
+  }
+  const ageMs = nowMs - updatedMs;
+  line.textContent = `updated ${formatAge(ageMs / 1000)}`;
+  line.classList.toggle("is-late", ageMs > 2 * reloadEveryMs + 5000);
 }
 
 main();
