@@ -3,7 +3,10 @@
     /work/venv/bin/python bench/probe_accuracy.py --repetitions 20
 
 Each case runs curl, beamwatch and Prometheus blackbox_exporter one after
-another, in alternating order, against the same URL, N times. Per phase it
+another, in alternating order, against the same URL, N times. beamwatch runs
+twice: as configured by default, with kernel arrival stamps, and as
+`bw-nokernel`, stamping bytes where its event loop handles them, which is
+what curl and blackbox_exporter do in their own processes. Per phase it
 prints the median of the paired differences (prober minus curl) and the
 median of their absolute values. curl's `-w` timings are the reference:
 `time_starttransfer` for TTFB, `time_connect - time_namelookup` for TCP
@@ -23,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -140,14 +144,16 @@ def curl_timings(url: str) -> Timings:
 class BeamwatchProber:
     """Runs ProbeClient in this process on its own event loop."""
 
-    def __init__(self, loop_kind: str = "asyncio") -> None:
+    def __init__(
+        self, loop_kind: str = "asyncio", *, kernel_stamps: bool = True
+    ) -> None:
         if loop_kind == "uvloop":
             import uvloop
 
             self._loop = uvloop.new_event_loop()
         else:
             self._loop = asyncio.new_event_loop()
-        self._client = ProbeClient()
+        self._client = ProbeClient(kernel_stamps=kernel_stamps)
 
     def __call__(self, url: str) -> Timings:
         target = Target(name="bench", provider="bench", url=url, verify_tls=False)
@@ -289,6 +295,7 @@ def main() -> None:
     args = parser.parse_args()
 
     beamwatch = BeamwatchProber(args.loop)
+    loop_stamped = BeamwatchProber(args.loop, kernel_stamps=False)
     with (
         tempfile.TemporaryDirectory(prefix="beamwatch-bench-") as work,
         run_nginx(Path(work) / "nginx") as nginx,
@@ -298,6 +305,7 @@ def main() -> None:
     ):
         probers: dict[str, Callable[[str], Timings]] = {
             "beamwatch": beamwatch,
+            "bw-nokernel": loop_stamped,
             "blackbox": BlackboxProber(blackbox_url),
         }
         cases = [
@@ -310,9 +318,14 @@ def main() -> None:
             f"{args.repetitions} repetitions per case, beamwatch on {args.loop};"
             " d = prober - curl, and beamwatch - blackbox for bw-blackbox"
         )
+        print(
+            f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         for case in cases:
             report(case, compare(case, probers, args.repetitions))
+        print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
     beamwatch.close()
+    loop_stamped.close()
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ resident size of that process.
 Part 2 runs the real Runner in a child process with enough nginx targets for
 10,000 probes a minute (the runner fires them in the first half of each
 interval, so the peak rate is twice that). In the same event loop, beamwatch
-probes an aiohttp origin that holds its headers 300 ms, first at idle and
-then under that load; curl starts on the same origin each time beamwatch
+probes an aiohttp origin that delays its headers by 300 ms, first at idle and
+then under that load. curl starts on the same origin each time beamwatch
 does. It prints the paired differences in TTFB, beamwatch minus curl.
 """
 
@@ -324,10 +324,14 @@ def main() -> None:
         run_blackbox(Path(work) / "blackbox") as blackbox_url,
     ):
         nginx_url = f"{nginx.base_url}/small.bin"
+        print(
+            f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         if args.part in ("both", "cpu"):
             cpu_part(nginx_url, blackbox_url, args.probes, args.concurrency, args.loop)
         if args.part in ("both", "load"):
             load_part(nginx_url, f"{origin}/delay/300", args.loop)
+        print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

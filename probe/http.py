@@ -48,8 +48,17 @@ class ProbeClient:
     probe measures a first visit. Use as an async context manager.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        kernel_stamps: bool = True,
+    ) -> None:
+        """Create a client; `kernel_stamps=False` stamps bytes and the TCP
+        handshake where the event loop handles them, as curl does in its own
+        process, instead of taking the kernel's arrival times."""
         self._clock = clock
+        self._kernel_stamps = kernel_stamps
         self._sessions: dict[socket.AddressFamily, aiohttp.ClientSession] = {}
         self._ssl_verified = stamping_ssl_context(verify=True)
         self._ssl_unverified = stamping_ssl_context(verify=False)
@@ -98,7 +107,7 @@ class ProbeClient:
         stamps = PhaseStamps()
         family = FAMILIES.get(target.ip_version or 0, socket.AF_UNSPEC)
         session = self._session(family)
-        token = start_probe(stamps, self._clock)
+        token = start_probe(stamps, self._clock, kernel_stamps=self._kernel_stamps)
         stamps.request_start = self._clock()
         body: Body | None = None
         try:

@@ -48,13 +48,14 @@ class ActiveProbe:
     """The stamps of the probe running in this context, its hop and its clock.
 
     `realtime_offset_ns` turns a kernel CLOCK_REALTIME stamp into the clock's
-    seconds: `(realtime_ns - realtime_offset_ns) / 1e9`.
+    seconds: `(realtime_ns - realtime_offset_ns) / 1e9`. It is None when the
+    probe takes no kernel stamps.
     """
 
     stamps: PhaseStamps
     clock: Clock
     hop: int
-    realtime_offset_ns: int
+    realtime_offset_ns: int | None
 
     def current(self) -> bool:
         """Tell whether this connection still belongs to the probe's current hop."""
@@ -66,9 +67,11 @@ ACTIVE_PROBE: contextvars.ContextVar[ActiveProbe | None] = contextvars.ContextVa
 )
 
 
-def start_probe(stamps: PhaseStamps, clock: Clock) -> contextvars.Token[Any]:
+def start_probe(
+    stamps: PhaseStamps, clock: Clock, *, kernel_stamps: bool = True
+) -> contextvars.Token[Any]:
     """Make `stamps` the active probe's in this context; return the reset token."""
-    offset_ns = time.time_ns() - round(clock() * 1e9)
+    offset_ns = time.time_ns() - round(clock() * 1e9) if kernel_stamps else None
     return ACTIVE_PROBE.set(ActiveProbe(stamps, clock, 0, offset_ns))
 
 
@@ -134,12 +137,15 @@ class StampingSocket(socket.socket):
         active = self._beamwatch_probe
         if active is None or not active.current():
             return
+        offset_ns = active.realtime_offset_ns
         active.stamps.last_receive = None
+        if offset_ns is None:
+            return
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                 seconds, nanoseconds = TIMESPEC.unpack_from(data)
                 realtime_ns = seconds * 1_000_000_000 + nanoseconds
-                arrived = (realtime_ns - active.realtime_offset_ns) / 1e9
+                arrived = (realtime_ns - offset_ns) / 1e9
                 active.stamps.last_receive = arrived
 
     def _stamp_connected(self) -> None:
@@ -150,6 +156,8 @@ class StampingSocket(socket.socket):
         if stamps.tcp_connected is not None:
             return
         stamps.tcp_connected = active.clock()
+        if active.realtime_offset_ns is None:
+            return
         try:
             info = super().getsockopt(
                 socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_BYTES
@@ -174,9 +182,10 @@ def create_stamping_socket(addr_info: Any) -> socket.socket:
     active = active_probe()
     sock = StampingSocket(family=family, type=kind, proto=proto)
     sock._beamwatch_probe = active
-    # Without kernel stamps the loop-side ones are used instead.
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    if active is not None and active.realtime_offset_ns is not None:
+        # Without kernel stamps the loop-side ones are used instead.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     if active is not None and active.stamps.tcp_start is None:
         active.stamps.tcp_start = active.clock()
     return sock
