@@ -41,6 +41,8 @@ bind-address = "127.0.0.1:{rpc_port}"
   wal-dir = "{work}/wal"
   query-log-enabled = false
   wal-fsync-delay = "0s"
+  cache-snapshot-write-cold-duration = "{cold_snapshot}"
+  compact-full-write-cold-duration = "{cold_compaction}"
 
 [monitor]
   store-enabled = false
@@ -60,7 +62,15 @@ bind-address = "127.0.0.1:{rpc_port}"
 class InfluxServer:
     """influxd 1.x on loopback; `url` stays the same across stop() and start()."""
 
-    def __init__(self, work: Path, *, auth: bool = False) -> None:
+    def __init__(
+        self, work: Path, *, auth: bool = False, compact_after_s: float | None = None
+    ) -> None:
+        """Configure influxd in `work`; nothing runs until start().
+
+        `compact_after_s` makes influxd write its cache to TSM files and fully
+        compact them once writes pause that long, as older data is in a server
+        that has run for a while. By default influxd waits 10 min and 4 h.
+        """
         self.work = work
         self.http_port = free_port()
         self.rpc_port = free_port()
@@ -75,6 +85,8 @@ class InfluxServer:
                 http_port=self.http_port,
                 rpc_port=self.rpc_port,
                 auth_enabled="true" if auth else "false",
+                cold_snapshot=f"{compact_after_s}s" if compact_after_s else "10m",
+                cold_compaction=f"{compact_after_s}s" if compact_after_s else "4h",
             )
         )
 
