@@ -17,7 +17,8 @@ const ROUTING_EVERY_MS = 30_000;
 // With the stream open, views reload on events only. This reload moves their
 // window forward even when no probe reports.
 const STREAM_RELOAD_EVERY_MS = 30_000;
-// The API caches /api/costs for 60 s, so asking more often shows nothing new.
+// The API caches /api/costs for 60 s by default, so asking more often shows
+// nothing new.
 const COSTS_EVERY_MS = 60_000;
 
 // Reads the polling interval from `?poll=SECONDS` (1 to 60), default 5 s.
@@ -71,7 +72,8 @@ function main() {
     onPoints: refreshData,
     onAlert: (alert) => {
       ticker.prepend(alert);
-      // Bans and unbans arrive as alerts too.
+      // The stream has no routing event, and the collector refreshes its
+      // routing answer when alerts arrive, so reload the table with them.
       refreshRouting();
     },
     onStore: health.refresh,
