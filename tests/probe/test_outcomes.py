@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -280,3 +281,30 @@ async def test_chunked_body_counts_payload_bytes(
 
     assert measurement.outcome is Outcome.OK
     assert measurement.bytes == sum(len(chunk) for chunk in CHUNKS)
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 that accepts and reads but never writes."""
+
+    async def ignore(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(ignore, "127.0.0.1", 0)
+    yield int(server.sockets[0].getsockname()[1])
+    server.close()
+
+
+async def test_silent_tls_server_times_out(
+    client: ProbeClient, silent_server: int
+) -> None:
+    url = f"https://127.0.0.1:{silent_server}/"
+    measurement = await client.probe(make_target(url, timeout_s=0.3))
+
+    assert measurement.outcome is Outcome.TIMEOUT
+    assert measurement.error == "timed out in the tls phase after timeout_s=0.3"
+    assert measurement.connect_ms is not None
+    assert measurement.tls_ms is None
