@@ -207,6 +207,8 @@ class InfluxStore:
             await self.write_lines(self._encoder.encode_batch(measurements))
 
     async def record_alert(self, event: AlertEvent) -> None:
+        # NOTE: two events with equal tags and the same millisecond are one
+        # point in InfluxDB, so the later overwrites the earlier; SQLite keeps both.
         tags = {
             "severity": event.severity,
             "rule": event.rule,

@@ -144,6 +144,21 @@ async def test_hostile_names_match_nothing(stores: LoadedStores, name: str) -> N
     assert everything.count == len(stores.measurements)
 
 
+async def test_ping_succeeds_on_both(stores: LoadedStores) -> None:
+    await stores.sqlite.ping()
+    await stores.influx.ping()
+
+
+async def test_rewritten_point_overwrites(stores: LoadedStores) -> None:
+    window = (BASE_MS, BASE_MS + HOUR_MS)
+    again = stores.measurements[:50]
+    await stores.sqlite.write(again)
+    await stores.influx.write(again)
+    expected = await stores.sqlite.summary(*window, QueryFilter())
+    assert await stores.influx.summary(*window, QueryFilter()) == expected
+    assert expected.count == len(stores.measurements)
+
+
 async def test_dead_influxdb_raises_unavailable() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     store = InfluxStore(url, "beamwatch", V1Writer(url, "beamwatch"), timeout_s=2)
