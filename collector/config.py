@@ -66,7 +66,8 @@ class InfluxStoreSettings(Strict):
     write_api: Literal["v1", "v2"] = "v1"
     database: str = Field(default="beamwatch", pattern=INFLUX_NAME_PATTERN)
     retention_policy: str | None = Field(default=None, pattern=INFLUX_NAME_PATTERN)
-    # How long `beamwatch influx setup` keeps data: a number with h, d or w, or INF.
+    # Retention `beamwatch influx setup` gives the policy or bucket: a number
+    # with h, d or w, or INF.
     retention: str = Field(default="90d", pattern=r"^([1-9][0-9]{0,5}[hdw]|INF)$")
     username: str | None = None
     password: SecretStr | None = None

@@ -1,10 +1,11 @@
 """`beamwatch influx setup|check` and `beamwatch spool status`.
 
-`setup` creates the database and retention policy on InfluxDB 1.x, or prints
-the `influx` commands that create the bucket and its DBRP mapping on 2.x,
-whose API token for that is an operator's, not beamwatch's. `check` writes one
-point of measurement `beamwatch_check` through the configured write path and
-reads it back with InfluxQL, which proves both paths and the credentials.
+`setup` creates the database and retention policy on InfluxDB 1.x. For 2.x
+it prints the `influx` commands that create the bucket and its DBRP mapping,
+because creating a bucket needs an operator token that beamwatch should not
+hold. `check` writes one point of measurement `beamwatch_check` through the
+configured write path and reads it back with InfluxQL, which proves both
+paths and the credentials.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ ConfigOption = Annotated[
     ),
 ]
 CHECK_MEASUREMENT = "beamwatch_check"
-# A point written by `check` is read back for at most this long, because
-# some servers (VictoriaMetrics, 3.x) make writes visible after a delay.
+# `check` polls this long for its point, in case a server makes a write
+# visible to queries only after a delay.
 CHECK_READ_TIMEOUT_S = 10.0
 
 
