@@ -124,7 +124,7 @@ def seeded_collector(
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCollector]:
     """A seeded collector shared by the tests that only read."""
     with seeded_collector(tmp_path_factory.mktemp("shared") / "beamwatch.db") as server:
@@ -138,8 +138,11 @@ def own_collector(tmp_path: Path) -> Iterator[LiveCollector]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope, not session: the sync Playwright API keeps an event loop
+    # running in this thread until it stops, and the asyncio tests of later
+    # packages need the thread free of it.
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS
@@ -178,7 +181,7 @@ class Dashboard:
         return list(self.page.evaluate("window.cspViolations"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(browser: Browser) -> Iterator[BrowserContext]:
     # One context for all tests, because a context per test added about 0.5 s
     # each (measured on 2 busy CPUs). Each test gets its own tab, and
