@@ -87,6 +87,7 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
 async def scripted_server(database: ScriptedDatabase) -> TestServer:
     app = web.Application()
     app.router.add_post("/write", database.write)
+    app.router.add_post("/api/v2/write", database.write)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server
@@ -275,6 +276,36 @@ async def test_v2_sink_writes_to_victoria_metrics(
     assert len(stamps) == 120
     assert stamps[0] == 1_700_000_000_000
     assert spool.status().pending_batches == 0
+
+
+async def test_v2_writer_classifies_errors(
+    flaky: tuple[ScriptedDatabase, str],
+) -> None:
+    """influxdb-client raises its own errors; the writer maps them to the tree.
+
+    VictoriaMetrics accepts invalid lines with 204, so a scripted server
+    returns the 2.x error responses here.
+    """
+    database, url = flaky
+    database.script = [(400, {}), (503, {}), (429, {"Retry-After": "3"})]
+    writer = V2Writer(url, "bucket", org="org", token="tok")
+
+    with pytest.raises(PermanentWriteError, match="scripted 400") as permanent:
+        await writer.write("probe ok=true 1")
+    with pytest.raises(TransientWriteError, match="503") as server_error:
+        await writer.write("probe ok=true 2")
+    with pytest.raises(TransientWriteError, match="429") as limited:
+        await writer.write("probe ok=true 3")
+    await writer.write("probe ok=true 4")
+    await writer.close()
+
+    assert permanent.value.status == 400
+    assert server_error.value.status == 503
+    assert limited.value.retry_after_s == 3.0
+    assert database.authorizations[0] == "Token tok"
+    assert database.queries[0]["bucket"] == "bucket"
+    assert database.queries[0]["precision"] == "ms"
+    assert database.bodies == ["probe ok=true 4"]
 
 
 @pytest.mark.parametrize(
