@@ -25,7 +25,7 @@ from yarl import URL
 
 from probe.checks import judge
 from probe.models import Measurement, Outcome, Target
-from probe.sockets import ACTIVE_PROBE, start_probe
+from probe.sockets import ACTIVE_PROBE, open_timestamp_keeper, start_probe
 from probe.stamping import stamping_connector, stamping_ssl_context
 from probe.timing import PhaseStamps, RedirectLoopError, build_trace_config, phases
 from probe.tlscert import days_left, fetch_not_after
@@ -59,6 +59,7 @@ class ProbeClient:
         process, instead of taking the kernel's arrival times."""
         self._clock = clock
         self._kernel_stamps = kernel_stamps
+        self._timestamp_keeper = open_timestamp_keeper() if kernel_stamps else None
         self._sessions: dict[socket.AddressFamily, aiohttp.ClientSession] = {}
         self._ssl_verified = stamping_ssl_context(verify=True)
         self._ssl_unverified = stamping_ssl_context(verify=False)
@@ -70,6 +71,9 @@ class ProbeClient:
         await self.close()
 
     async def close(self) -> None:
+        if self._timestamp_keeper is not None:
+            self._timestamp_keeper.close()
+            self._timestamp_keeper = None
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
             await session.close()

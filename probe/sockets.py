@@ -23,6 +23,7 @@ import contextlib
 import contextvars
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ from probe.timing import PhaseStamps
 
 Clock = Callable[[], float]
 
-# Linux values; the socket module does not export SO_TIMESTAMPNS.
+# The option numbers and struct layouts below are Linux's, so other systems
+# take no kernel stamps. The socket module does not export SO_TIMESTAMPNS.
+KERNEL_STAMPS_AVAILABLE = sys.platform.startswith("linux")
 SO_TIMESTAMPNS = 35
 TIMESPEC = struct.Struct("qq")
 ANCILLARY_BYTES = socket.CMSG_SPACE(TIMESPEC.size)
@@ -71,7 +74,9 @@ def start_probe(
     stamps: PhaseStamps, clock: Clock, *, kernel_stamps: bool = True
 ) -> contextvars.Token[Any]:
     """Make `stamps` the active probe's in this context; return the reset token."""
-    offset_ns = time.time_ns() - round(clock() * 1e9) if kernel_stamps else None
+    offset_ns = None
+    if kernel_stamps and KERNEL_STAMPS_AVAILABLE:
+        offset_ns = time.time_ns() - round(clock() * 1e9)
     return ACTIVE_PROBE.set(ActiveProbe(stamps, clock, 0, offset_ns))
 
 
@@ -170,6 +175,26 @@ class StampingSocket(socket.socket):
         (rtt_us,) = struct.unpack_from("I", info, TCP_INFO_RTT_OFFSET)
         if retransmits == 0 and rtt_us > 0:
             stamps.tcp_rtt_ms = rtt_us / 1000.0
+
+
+def open_timestamp_keeper() -> socket.socket | None:
+    """Open a socket that keeps the kernel's receive timestamping switched on.
+
+    Linux stamps arriving packets only while some socket has asked for it,
+    and switches stamping on in deferred work, so the first segments on a
+    lone new socket can arrive unstamped. One long-lived socket that asks for
+    stamps keeps them on for every probe socket. Returns None where the
+    option does not exist.
+    """
+    if not KERNEL_STAMPS_AVAILABLE:
+        return None
+    keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        keeper.close()
+        return None
+    return keeper
 
 
 def create_stamping_socket(addr_info: Any) -> socket.socket:

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
+from probe.resolver import StampingResolver
 from probe.sockets import ActiveProbe, active_probe, create_stamping_socket
 from probe.timing import PhaseStamps
 from probe.tlscert import not_after_from_der
@@ -105,6 +106,7 @@ def stamping_connector(family: socket.AddressFamily) -> aiohttp.TCPConnector:
         family=family,
         limit=0,
         socket_factory=create_stamping_socket,
+        resolver=StampingResolver(),
     )
     # NOTE: `_factory` is aiohttp's private protocol factory (3.10 to 3.14 at
     # least); the timing tests fail loudly if a release renames it.

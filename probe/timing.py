@@ -33,6 +33,7 @@ class PhaseStamps:
     request_start: float | None = None
     dns_start: float | None = None
     dns_end: float | None = None
+    dns_lookup_ms: float | None = None
     connect_start: float | None = None
     tcp_start: float | None = None
     tcp_connected: float | None = None
@@ -59,7 +60,7 @@ class PhaseStamps:
         """Fold the finished hop into `redirect_ms` and forget its stamps."""
         self.redirect_ms += _hop_ms(self, self.last_byte) or 0.0
         self.redirects += 1
-        self.dns_start = self.dns_end = None
+        self.dns_start = self.dns_end = self.dns_lookup_ms = None
         self.connect_start = self.tcp_start = self.connect_end = None
         self.tcp_connected = self.tcp_rtt_ms = None
         self.tls_start = self.tls_end = None
@@ -101,6 +102,13 @@ def _connect_span(stamps: PhaseStamps) -> tuple[float | None, float | None]:
     return start, end
 
 
+def _dns_ms(stamps: PhaseStamps) -> float | None:
+    """Return the lookup time taken in the resolver thread, else the trace span."""
+    if stamps.dns_lookup_ms is not None:
+        return stamps.dns_lookup_ms
+    return _span_ms(stamps.dns_start, stamps.dns_end)
+
+
 def _connect_ms(stamps: PhaseStamps) -> float | None:
     """Return the TCP handshake time: the kernel's round trip if it has one."""
     if stamps.tcp_rtt_ms is not None:
@@ -123,7 +131,7 @@ def _hop_ms(stamps: PhaseStamps, received: float | None) -> float | None:
     if wait_ms is None:
         return None
     setup = (
-        _span_ms(stamps.dns_start, stamps.dns_end),
+        _dns_ms(stamps),
         _connect_ms(stamps),
         _span_ms(stamps.tls_start, stamps.tls_end),
     )
@@ -154,7 +162,7 @@ def phases(stamps: PhaseStamps, finished: float) -> Phases:
 
     reused = stamps.connection_reused
     return Phases(
-        dns_ms=_span_ms(stamps.dns_start, stamps.dns_end),
+        dns_ms=_dns_ms(stamps),
         connect_ms=None if reused else _connect_ms(stamps),
         tls_ms=None if reused else _span_ms(stamps.tls_start, stamps.tls_end),
         ttfb_ms=ttfb_ms,

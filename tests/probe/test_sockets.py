@@ -8,17 +8,28 @@ from collections.abc import Iterator
 
 import pytest
 
-from probe.sockets import ACTIVE_PROBE, create_stamping_socket, start_probe
+from probe.sockets import (
+    ACTIVE_PROBE,
+    create_stamping_socket,
+    open_timestamp_keeper,
+    start_probe,
+)
 from probe.timing import PhaseStamps
 
 
 @pytest.fixture
 def listener() -> Iterator[socket.socket]:
+    # Switch kernel timestamping on before the test sockets connect, as a
+    # ProbeClient does for its lifetime.
+    keeper = open_timestamp_keeper()
+    time.sleep(0.05)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
     yield server
     server.close()
+    if keeper is not None:
+        keeper.close()
 
 
 def connect_stamped(
