@@ -6,7 +6,9 @@ Each case runs curl, beamwatch and Prometheus blackbox_exporter one after
 another, in alternating order, against the same URL, N times. beamwatch runs
 twice: as configured by default, with kernel arrival stamps, and as
 `bw-nokernel`, stamping bytes where its event loop handles them, which is
-what curl and blackbox_exporter do in their own processes. Per phase it
+what curl and blackbox_exporter do in their own processes. On nginx a fourth
+reference, `spin`, polls its socket without sleeping and so sees each byte
+as it arrives. Per phase it
 prints the median of the paired differences (prober minus curl) and the
 median of their absolute values. curl's `-w` timings are the reference:
 `time_starttransfer` for TTFB, `time_connect - time_namelookup` for TCP
@@ -27,10 +29,13 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import select
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -123,6 +128,50 @@ def run_origin(tls_dir: Path | None = None) -> Iterator[str]:
     finally:
         process.terminate()
         process.join(10)
+
+
+def spin_timings(url: str) -> Timings:
+    """Time a plain-HTTP GET with a client that polls without ever sleeping.
+
+    It sees a byte within microseconds of its arrival, with no scheduler
+    wake-up in between, so it shows where the true arrival times lie. It
+    burns a CPU for the whole request and is only a benchmark reference.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+        return dict.fromkeys(PHASES)
+    request = (
+        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    started = time.perf_counter()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    with sock:
+        with contextlib.suppress(BlockingIOError):
+            sock.connect((parts.hostname, parts.port))
+        while not select.select([], [sock], [], 0)[1]:
+            pass
+        connected = time.perf_counter()
+        sock.send(request)
+        first_byte = None
+        while True:
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            now = time.perf_counter()
+            if first_byte is None:
+                first_byte = now
+            if not data:
+                break
+            last_byte = now
+    return {
+        "connect_ms": (connected - started) * 1000,
+        "tls_ms": None,
+        "ttfb_ms": (first_byte - started) * 1000,
+        "total_ms": (last_byte - started) * 1000,
+    }
 
 
 def curl_timings(url: str) -> Timings:
@@ -229,6 +278,9 @@ class BlackboxProber:
 class Case:
     name: str
     url: str
+    # The spinning client holds a whole CPU for the request, which on a small
+    # machine slows an origin that has to wake up after a delay.
+    spin_reference: bool = False
 
 
 def compare(
@@ -307,9 +359,10 @@ def main() -> None:
             "beamwatch": beamwatch,
             "bw-nokernel": loop_stamped,
             "blackbox": BlackboxProber(blackbox_url),
+            "spin": spin_timings,
         }
         cases = [
-            Case("nginx, plain HTTP", f"{nginx.base_url}/small.bin"),
+            Case("nginx, plain HTTP", f"{nginx.base_url}/small.bin", True),
             Case("aiohttp, TLS", f"{tls_origin}/delay/0"),
             Case("aiohttp, header delay 300 ms", f"{plain_origin}/delay/300"),
             Case("aiohttp, body delay 200 ms", f"{plain_origin}/body-delay/200"),
@@ -322,7 +375,12 @@ def main() -> None:
             f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         for case in cases:
-            report(case, compare(case, probers, args.repetitions))
+            chosen = {
+                name: prober
+                for name, prober in probers.items()
+                if name != "spin" or case.spin_reference
+            }
+            report(case, compare(case, chosen, args.repetitions))
         print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
     beamwatch.close()
     loop_stamped.close()

@@ -11,8 +11,8 @@ that matter from the kernel instead:
   the connect completes, which is the SYN to SYN-ACK time when nothing was
   retransmitted.
 
-Sends are stamped in Python right after the system call, which is when the
-request left. Where a kernel value is missing (another OS, a loop such as
+Sends are stamped in Python just before the system call, which is when the
+request starts to leave. Where a kernel value is missing (another OS, a loop such as
 uvloop that bypasses these Python methods), the stamps stay unset and
 `probe.timing.phases` falls back to the loop-side stamps.
 """
@@ -115,11 +115,12 @@ class StampingSocket(socket.socket):
         return value
 
     def send(self, data: Any, flags: int = 0) -> int:
-        sent = super().send(data, flags)
+        # Stamped before the call: on loopback the peer can read, answer and
+        # have its answer stamped by the kernel before `send` returns here.
         active = self._beamwatch_probe
         if active is not None and active.current():
             active.stamps.last_send = active.clock()
-        return sent
+        return super().send(data, flags)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data, ancillary, _flags, _address = self.recvmsg(
