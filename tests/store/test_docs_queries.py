@@ -1,4 +1,4 @@
-"""The InfluxQL examples in docs/influxdb.md, run against a real influxd."""
+"""The InfluxQL examples in docs/influxdb.md and README.md, run on a real influxd."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ from tests.support.influx import InfluxServer, influxd
 
 __all__ = ["influxd"]
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "influxdb.md"
-EXAMPLES = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+REPO = Path(__file__).resolve().parents[2]
+SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.S)
+DOC_EXAMPLES = SQL_BLOCK.findall((REPO / "docs" / "influxdb.md").read_text("utf-8"))
+# The README repeats some of them in its "Query InfluxDB directly" section.
+README_EXAMPLES = SQL_BLOCK.findall((REPO / "README.md").read_text("utf-8"))
+EXAMPLES = list(dict.fromkeys(DOC_EXAMPLES + README_EXAMPLES))
 
 
 def recent_points(now_ms: int) -> list[Measurement]:
@@ -39,7 +43,7 @@ def recent_points(now_ms: int) -> list[Measurement]:
 
 
 def test_doc_has_influxql_examples() -> None:
-    assert len(EXAMPLES) == 3
+    assert len(DOC_EXAMPLES) == 3
 
 
 @pytest.mark.parametrize("statement", EXAMPLES)
@@ -57,7 +61,7 @@ async def test_doc_p95_matches_heatmap(influxd: InfluxServer) -> None:
     now_ms = int(time.time() * 1000)
     store = InfluxStore(influxd.url, "beamwatch", V1Writer(influxd.url, "beamwatch"))
     await store.write(recent_points(now_ms))
-    (series,) = await store.query([EXAMPLES[0]], {})
+    (series,) = await store.query([DOC_EXAMPLES[0]], {})
     cells = await store.heatmap(now_ms - 3_600_000, now_ms + 1, Stat.P95)
     await store.close()
 

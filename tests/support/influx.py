@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -225,10 +224,6 @@ def wait_until(check: Any, timeout_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition {check!r} still false after {timeout_s} s")
         time.sleep(0.05)
-
-
-def http_error_text(error: urllib.error.HTTPError) -> str:
-    return error.read().decode(errors="replace")
 
 
 @pytest.fixture
