@@ -29,7 +29,7 @@ AddressInfo = list[tuple[Any, ...]]
 def _timed_lookup(
     clock: Callable[[], float], host: str, port: int, family: int
 ) -> tuple[AddressInfo, float]:
-    """Run getaddrinfo in the calling thread; return its answer and duration."""
+    """Run getaddrinfo in the calling thread; return its results and duration."""
     started = clock()
     infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, LOOKUP_FLAGS)
     return infos, (clock() - started) * 1000.0

@@ -115,8 +115,8 @@ class StampingSocket(socket.socket):
         return value
 
     def send(self, data: Any, flags: int = 0) -> int:
-        # Stamped before the call: on loopback the peer can read, answer and
-        # have its answer stamped by the kernel before `send` returns here.
+        # Stamped before the call, because on loopback the peer can read the
+        # request and its response can arrive before `send` returns here.
         active = self._beamwatch_probe
         if active is not None and active.current():
             active.stamps.last_send = active.clock()
@@ -183,8 +183,8 @@ def open_timestamp_keeper() -> socket.socket | None:
 
     Linux stamps arriving packets only while some socket has asked for it,
     and switches stamping on in deferred work, so the first segments on a
-    lone new socket can arrive unstamped. One long-lived socket that asks for
-    stamps keeps them on for every probe socket. Returns None where the
+    lone new socket can arrive unstamped. One long-lived socket with the
+    option set keeps them on for every probe socket. Returns None where the
     option does not exist.
     """
     if not KERNEL_STAMPS_AVAILABLE:

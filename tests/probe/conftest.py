@@ -29,7 +29,7 @@ async def client() -> AsyncIterator[ProbeClient]:
 
 @pytest.fixture
 async def garbage_server() -> AsyncIterator[str]:
-    """A TCP server on 127.0.0.1 that answers any request with a non-HTTP line."""
+    """A TCP server on 127.0.0.1 that responds to any request with a non-HTTP line."""
 
     async def answer(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter

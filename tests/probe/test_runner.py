@@ -29,7 +29,7 @@ class InFlight:
 
 @pytest.fixture
 async def counting_origin() -> AsyncIterator[tuple[TestServer, InFlight]]:
-    """An origin whose /slow/{name}?ms=N answers after N ms and counts overlap."""
+    """An origin whose /slow/{name}?ms=N responds after N ms and counts overlap."""
     in_flight = InFlight()
 
     async def slow(request: web.Request) -> web.Response:

@@ -65,7 +65,7 @@ def test_receive_stamp_is_arrival_time(listener: socket.socket) -> None:
 
     assert data == b"first byte"
     assert stamps.last_receive is not None
-    # The bytes waited 50 ms in the kernel; the stamp says when they came.
+    # The bytes waited 50 ms in the kernel, and the stamp is their arrival.
     assert before_read - 0.2 < stamps.last_receive < before_read - 0.04
 
 

@@ -3,7 +3,7 @@
 The certificates are generated per test: a local authority issues the valid,
 expired and wrongly named ones, and the client trusts that authority through
 SSL_CERT_FILE, which OpenSSL reads when the probe builds its SSL contexts. The
-self-signed one is trusted by nobody.
+self-signed one is not trusted.
 """
 
 from __future__ import annotations
