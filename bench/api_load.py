@@ -298,6 +298,8 @@ async def rate_phase(base: str, args: argparse.Namespace) -> None:
     )
     api = ["/api/heatmap", "/api/metrics"]
     for rate in args.rates:
+        # Warm the cache first: the previous phase may have left it expired.
+        await open_loop(base, api, 10, 0.2)
         tally = await open_loop(base, api, rate, args.step_s)
         reference = await open_loop(base, ["/api/openapi.json"], rate, args.step_s)
         ordered = sorted(tally.latencies_ms)
