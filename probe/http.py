@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
-import os
 import socket
 import ssl
 import time
@@ -24,6 +22,12 @@ import aiohttp
 from yarl import URL
 
 from probe.checks import judge
+from probe.failures import (
+    connector_error_text,
+    error_text,
+    family_mismatch,
+    timeout_text,
+)
 from probe.models import Measurement, Outcome, Target
 from probe.sockets import ACTIVE_PROBE, open_timestamp_keeper, start_probe
 from probe.stamping import stamping_connector, stamping_ssl_context
@@ -34,8 +38,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "beamwatch-probe/0.1"
 READ_CHUNK_BYTES = 64 * 1024
-# Error texts are fields, kept short so a flood of failures stays cheap to store.
-MAX_ERROR_CHARS = 300
 FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 
 Body = tuple[bytearray, "hashlib._Hash | None"]
@@ -54,9 +56,12 @@ class ProbeClient:
         clock: Callable[[], float] = time.perf_counter,
         kernel_stamps: bool = True,
     ) -> None:
-        """Create a client; `kernel_stamps=False` stamps bytes and the TCP
-        handshake where the event loop handles them, as curl does in its own
-        process, instead of taking the kernel's arrival times."""
+        """Create a client that stamps with `clock`.
+
+        With `kernel_stamps=False` bytes and the TCP handshake are stamped
+        where the event loop handles them, as curl does in its own process,
+        instead of at the kernel's arrival times.
+        """
         self._clock = clock
         self._kernel_stamps = kernel_stamps
         self._timestamp_keeper = open_timestamp_keeper() if kernel_stamps else None
@@ -102,7 +107,7 @@ class ProbeClient:
             outcome=Outcome.OK,
         )
         url = URL(target.resolved_url)
-        family_error = _family_mismatch(url, target)
+        family_error = family_mismatch(url, target)
         if family_error is not None:
             measurement.outcome = Outcome.CONNECT_ERROR
             measurement.error = family_error
@@ -114,12 +119,13 @@ class ProbeClient:
         token = start_probe(stamps, self._clock, kernel_stamps=self._kernel_stamps)
         stamps.request_start = self._clock()
         body: Body | None = None
+        rejected_certificate: aiohttp.ClientConnectorCertificateError | None = None
         try:
             async with asyncio.timeout(target.timeout_s):
                 body = await self._retrieve(session, target, stamps, measurement)
         except TimeoutError as exc:
             measurement.outcome = Outcome.TIMEOUT
-            measurement.error = _timeout_text(exc, target, stamps)
+            measurement.error = timeout_text(exc, target, stamps)
         except aiohttp.TooManyRedirects as exc:
             measurement.outcome = Outcome.TOO_MANY_REDIRECTS
             measurement.error = (
@@ -129,30 +135,38 @@ class ProbeClient:
             )
         except aiohttp.ClientConnectorDNSError as exc:
             measurement.outcome = Outcome.DNS_ERROR
-            measurement.error = _connector_error_text("DNS lookup of", exc)
+            measurement.error = connector_error_text("DNS lookup of", exc)
             if target.ip_version is not None:
                 measurement.error += f" (IPv{target.ip_version} addresses only)"
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             measurement.outcome = Outcome.TLS_ERROR
-            measurement.error = _connector_error_text("TLS handshake with", exc)
-            if isinstance(exc, aiohttp.ClientConnectorCertificateError) and exc.port:
-                remaining_s = target.timeout_s - (self._clock() - stamps.request_start)
-                stamps.tls_not_after = await fetch_not_after(
-                    exc.host, exc.port, exc.host, max(remaining_s, 0.1)
-                )
+            measurement.error = connector_error_text("TLS handshake with", exc)
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                rejected_certificate = exc
         except aiohttp.ClientConnectorError as exc:
             measurement.outcome = Outcome.CONNECT_ERROR
-            measurement.error = _connector_error_text("TCP connect to", exc)
+            measurement.error = connector_error_text("TCP connect to", exc)
         except ssl.SSLError as exc:
             measurement.outcome = Outcome.TLS_ERROR
-            measurement.error = _error_text(exc)
+            measurement.error = error_text(exc)
         except (aiohttp.ClientError, ValueError) as exc:
             measurement.outcome = Outcome.PROTOCOL_ERROR
-            measurement.error = _error_text(exc)
+            measurement.error = error_text(exc)
         finally:
             ACTIVE_PROBE.reset(token)
 
-        _record_stamps(measurement, stamps, self._clock())
+        finished = self._clock()
+        if rejected_certificate is not None and rejected_certificate.port:
+            # Read the expiry over a second, unverified connection, after the
+            # probe's own time was taken.
+            remaining_s = target.timeout_s - (finished - stamps.request_start)
+            stamps.tls_not_after = await fetch_not_after(
+                rejected_certificate.host,
+                rejected_certificate.port,
+                rejected_certificate.host,
+                max(remaining_s, 0.1),
+            )
+        _record_stamps(measurement, stamps, finished)
         if body is not None:
             judge(target, measurement, *body)
         return measurement
@@ -226,73 +240,3 @@ def _record_stamps(
     measurement.connection_reused = stamps.connection_reused
     measurement.remote_ip = stamps.remote_ip
     measurement.tls_cert_expiry_days = days_left(stamps.tls_not_after)
-
-
-def _family_mismatch(url: URL, target: Target) -> str | None:
-    """Describe an IP literal that the target's ip_version rules out."""
-    if target.ip_version is None or url.host is None:
-        return None
-    try:
-        address = ipaddress.ip_address(url.host)
-    except ValueError:
-        return None
-    if address.version == target.ip_version:
-        return None
-    return (
-        f"{url.host} is an IPv{address.version} address but ip_version is"
-        f" {target.ip_version}; drop the IP version or use an IPv"
-        f"{target.ip_version} address"
-    )
-
-
-def phase_reached(stamps: PhaseStamps) -> str:
-    """Name the schema phase that was running when a deadline ran out."""
-    if stamps.headers_received is not None:
-        return "download"
-    if stamps.headers_sent is not None:
-        return "ttfb"
-    if stamps.tls_end is not None or stamps.connect_end is not None:
-        return "send request"
-    if stamps.tls_start is not None:
-        return "tls"
-    if stamps.dns_end is not None or stamps.tcp_start is not None:
-        return "connect"
-    return "dns"
-
-
-def _timeout_text(exc: TimeoutError, target: Target, stamps: PhaseStamps) -> str:
-    phase = phase_reached(stamps)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        limit = f"connect_timeout_s={target.connect_timeout_s:g}"
-    elif isinstance(exc, aiohttp.SocketTimeoutError):
-        limit = f"read_timeout_s={target.read_timeout_s:g}"
-    else:
-        limit = f"timeout_s={target.timeout_s:g}"
-    return f"timed out in the {phase} phase after {limit}"
-
-
-def _connector_error_text(
-    action: str, exc: aiohttp.ClientConnectorError | aiohttp.ClientSSLError
-) -> str:
-    """Describe a failed connection by host, port and cause, without aiohttp's
-    repr of the SSL context."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        cause: BaseException = exc.certificate_error
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        cause = exc.os_error
-    else:
-        cause = exc
-    reason = str(cause)
-    if isinstance(cause, OSError) and not isinstance(cause, ssl.SSLError):
-        if cause.errno is not None and cause.errno > 0:
-            reason = os.strerror(cause.errno)
-        elif cause.strerror:
-            reason = cause.strerror
-    host = getattr(exc, "host", "?")
-    port = getattr(exc, "port", "?")
-    return f"{action} {host}:{port} failed: {reason}"[:MAX_ERROR_CHARS]
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
