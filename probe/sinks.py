@@ -288,6 +288,7 @@ class BatchingSink:
         self._task: asyncio.Task[None] | None = None
         self.written_points = 0
         self.spooled_points = 0
+        self.rejected_batches = 0
 
     async def start(self) -> None:
         self._spool_has_pending = await asyncio.to_thread(self.spool.has_pending)
@@ -368,7 +369,18 @@ class BatchingSink:
             )
             await self._spool_batch(batch, str(exc))
         except PermanentWriteError as exc:
-            log.error("database rejected %d points: %s", len(batch), exc)
+            self.rejected_batches += 1
+            # A wrong database name rejects every batch: log the first and
+            # then every hundredth, with the count, instead of each one.
+            if self.rejected_batches % 100 == 1:
+                log.error(
+                    "database rejected %d points (%d batches rejected so far),"
+                    " kept as failed in the spool %s: %s",
+                    len(batch),
+                    self.rejected_batches,
+                    self.spool.path,
+                    exc,
+                )
             await self._spool_batch(batch, str(exc), FAILED)
         else:
             self.written_points += len(batch)

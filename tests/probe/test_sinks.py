@@ -154,6 +154,7 @@ async def test_missing_database_is_permanent(
     await sink.close()
 
     status = spool.status()
+    assert sink.rejected_batches == 1
     assert status.failed_batches == 1
     assert status.failed_points == 5
     assert status.pending_batches == 0
