@@ -97,8 +97,8 @@ class StampingSocket(socket.socket):
     """A socket that stamps its connect, its sends and its kernel receive times.
 
     asyncio's selector loop calls `connect` and, once the socket is writable,
-    `getsockopt(SO_ERROR)`; its transports call `send`, and `recv` or
-    `recv_into`.
+    `getsockopt(SO_ERROR)`; its transports call `send` or `sendmsg`, and
+    `recv` or `recv_into`.
     """
 
     __slots__ = ("_beamwatch_probe",)
@@ -121,6 +121,13 @@ class StampingSocket(socket.socket):
         if active is not None and active.current():
             active.stamps.last_send = active.clock()
         return super().send(data, flags)
+
+    def sendmsg(self, buffers: Any, *args: Any) -> int:
+        # Python 3.12 and later write buffered data with sendmsg.
+        active = self._beamwatch_probe
+        if active is not None and active.current():
+            active.stamps.last_send = active.clock()
+        return super().sendmsg(buffers, *args)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data, ancillary, _flags, _address = self.recvmsg(

@@ -104,3 +104,14 @@ def test_disabled_kernel_stamps_stay_unset(listener: socket.socket) -> None:
     assert stamps.last_receive is None
     assert stamps.tcp_rtt_ms is None
     assert stamps.tcp_connected is not None
+
+
+def test_sendmsg_is_stamped(listener: socket.socket) -> None:
+    stamps = PhaseStamps()
+    client, server_side = connect_stamped(listener, stamps, kernel_stamps=True)
+    with client, server_side:
+        before_send = time.perf_counter()
+        client.sendmsg([b"GET / HTTP/1.1\r\n", b"\r\n"])
+
+    assert stamps.last_send is not None
+    assert stamps.last_send >= before_send
