@@ -108,8 +108,9 @@ def stamping_connector(family: socket.AddressFamily) -> aiohttp.TCPConnector:
         socket_factory=create_stamping_socket,
         resolver=StampingResolver(),
     )
-    # NOTE: `_factory` is aiohttp's private protocol factory (3.10 to 3.14 at
-    # least); the timing tests fail loudly if a release renames it.
+    # NOTE: `_factory` is aiohttp's private protocol factory, checked with
+    # aiohttp 3.14. If a release renames it, remote_ip stays unset and the
+    # tests asserting it fail.
     loop = connector._loop
     factory: Callable[[], ResponseHandler] = functools.partial(
         StampingResponseHandler, loop=loop
