@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from collector.config import ConfigError, load_config
+from collector.influx_cli import influx_app, spool_app
 from collector.service import run_service
 from probe.http import ProbeClient
 from probe.models import Measurement, Target
@@ -27,6 +28,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Work with configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(influx_app, name="influx")
+app.add_typer(spool_app, name="spool")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
