@@ -32,7 +32,11 @@ def judge(
             return
     elif status >= 400:
         measurement.outcome = Outcome.HTTP_ERROR
-        measurement.error = describe_status(status)
+        # FilBeam's meanings of 402, 403, 404 and 502 hold for FilBeam only.
+        if target.filbeam is not None:
+            measurement.error = describe_status(status)
+        else:
+            measurement.error = f"HTTP {status}"
         return
 
     failure = _check_body(checks, measurement, body, digest)

@@ -308,3 +308,13 @@ async def test_silent_tls_server_times_out(
     assert measurement.error == "timed out in the tls phase after timeout_s=0.3"
     assert measurement.connect_ms is not None
     assert measurement.tls_ms is None
+
+
+async def test_plain_url_404_has_no_filbeam_meaning(
+    client: ProbeClient, delay_origin: TestServer
+) -> None:
+    url = str(delay_origin.make_url("/status/404"))
+    measurement = await client.probe(make_target(url))
+
+    assert measurement.outcome is Outcome.HTTP_ERROR
+    assert measurement.error == "HTTP 404"
