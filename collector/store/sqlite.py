@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS probe (
     PRIMARY KEY (region, provider, target, network, outcome, time_ms)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS probe_time ON probe (time_ms);
+-- Covers the heatmap: one index range per (region, provider) and window.
+CREATE INDEX IF NOT EXISTS probe_series_time
+    ON probe (region, provider, time_ms, ok, ttfb_ms);
+-- Every (region, provider) ever written, so the heatmap need not scan for them.
+CREATE TABLE IF NOT EXISTS probe_pair (
+    region TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    PRIMARY KEY (region, provider)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert (
     time_ms INTEGER NOT NULL,
     rule TEXT NOT NULL,
@@ -128,6 +137,12 @@ class SQLiteStore:
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=5000")
         connection.executescript(SCHEMA)
+        with connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO probe_pair"
+                " SELECT DISTINCT region, provider FROM probe"
+                " WHERE NOT EXISTS (SELECT 1 FROM probe_pair)"
+            )
         return connection
 
     async def close(self) -> None:
@@ -169,9 +184,14 @@ class SQLiteStore:
         columns = ", ".join(PROBE_COLUMNS)
         statement = f"INSERT OR REPLACE INTO probe ({columns}) VALUES ({marks})"
 
+        pairs = {(m.region, m.provider) for m in measurements}
+
         def insert(connection: sqlite3.Connection) -> None:
             with connection:
                 connection.executemany(statement, rows)
+                connection.executemany(
+                    "INSERT OR IGNORE INTO probe_pair VALUES (?, ?)", pairs
+                )
 
         await self._run(insert)
 
@@ -260,12 +280,17 @@ class SQLiteStore:
         self, since_ms: int, until_ms: int, stat: Stat
     ) -> list[HeatmapCell]:
         def query(connection: sqlite3.Connection) -> list[HeatmapCell]:
-            rows = connection.execute(
-                "SELECT region, provider, ok, ttfb_ms, time_ms FROM probe"
-                " WHERE time_ms >= ? AND time_ms < ?",
-                (since_ms, until_ms),
-            )
-            return _heatmap_cells(rows, stat)
+            pairs = connection.execute(
+                "SELECT region, provider FROM probe_pair ORDER BY region, provider"
+            ).fetchall()
+            cells = []
+            for region, provider in pairs:
+                cell = _heatmap_cell(
+                    connection, region, provider, since_ms, until_ms, stat
+                )
+                if cell is not None:
+                    cells.append(cell)
+            return cells
 
         return await self._run(query)
 
@@ -365,30 +390,43 @@ class SQLiteStore:
         return await self._run(query)
 
 
-def _heatmap_cells(
-    rows: Iterable[tuple[str, str, int, float | None, int]], stat: Stat
-) -> list[HeatmapCell]:
-    """Fold raw (region, provider, ok, ttfb_ms, time_ms) rows into heatmap cells."""
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    ttfbs: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for region, provider, ok, ttfb_ms, time_ms in rows:
-        tally = counts[(region, provider)]
-        tally[0] += 1
-        tally[1] += ok
-        tally[2] = max(tally[2], time_ms)
-        if ok and ttfb_ms is not None:
-            ttfbs[(region, provider)].append(ttfb_ms)
+def _heatmap_cell(
+    connection: sqlite3.Connection,
+    region: str,
+    provider: str,
+    since_ms: int,
+    until_ms: int,
+    stat: Stat,
+) -> HeatmapCell | None:
+    """Compute one heatmap cell from raw points; None when the window is empty.
 
-    cells = []
-    for (region, provider), (count, ok_count, latest_ms) in sorted(counts.items()):
-        success_rate = ok_count / count
-        if stat is Stat.SUCCESS_RATE:
-            value: float | None = success_rate
-        else:
-            values = sorted(ttfbs[(region, provider)])
-            assert stat.percent is not None
-            value = percentile(values, stat.percent)
-        cells.append(
-            HeatmapCell(region, provider, value, count, success_rate, latest_ms)
+    Both statements read one range of the probe_series_time index, so a cell
+    costs its own points only, whatever else the table holds.
+    """
+    window = (region, provider, since_ms, until_ms)
+    count, ok_count, latest_ms = connection.execute(
+        "SELECT count(*), sum(ok), max(time_ms) FROM probe"
+        " WHERE region = ? AND provider = ? AND time_ms >= ? AND time_ms < ?",
+        window,
+    ).fetchone()
+    if not count:
+        return None
+    success_rate = ok_count / count
+    if stat is Stat.SUCCESS_RATE:
+        return HeatmapCell(
+            region, provider, success_rate, count, success_rate, latest_ms
         )
-    return cells
+
+    ttfbs = [
+        row[0]
+        for row in connection.execute(
+            "SELECT ttfb_ms FROM probe"
+            " WHERE region = ? AND provider = ? AND time_ms >= ? AND time_ms < ?"
+            " AND ok = 1 AND ttfb_ms IS NOT NULL",
+            window,
+        )
+    ]
+    ttfbs.sort()
+    assert stat.percent is not None
+    value = percentile(ttfbs, stat.percent)
+    return HeatmapCell(region, provider, value, count, success_rate, latest_ms)
