@@ -72,7 +72,7 @@ def json_bytes_response(
 async def cached(
     request: web.Request, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]]
 ) -> web.Response:
-    """Return a response from the shared cache, running `load` at most once per TTL."""
+    """Return a response from the shared cache, calling `load` only on a miss."""
 
     async def encode() -> bytes:
         return json_body(await load())

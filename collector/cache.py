@@ -1,18 +1,19 @@
 """A short-lived, single-flight cache of API responses, refreshed in the background.
 
-However many requests ask for the same key at once, one loader call (one set
-of store queries) runs per key per TTL, and every waiter gets its result.
+However many requests want the same key at once, one loader call (one set
+of store queries) runs, and every waiter gets its result. A key is loaded at
+most once per TTL, plus once per `refresh()` that names its kind.
 
 - Fresh (younger than the TTL): returned at once.
-- Stale (older than the TTL, younger than `max_stale_s`): returned at once
-  while one background load refreshes it, so no request waits for the store
-  once a key is warm.
-- Older than `max_stale_s`, or never loaded: the request waits for the load.
+- Stale (older than the TTL, younger than `max_stale_factor` TTLs): returned
+  at once while one background load refreshes it, so no request waits for
+  the store once a key is warm.
+- Older than that, or never loaded: the request waits for the load.
 
-A load that raises is not cached: waiters get the error (a store outage
-becomes 503), a failed background refresh keeps the stale answer until
-`max_stale_s`. `refresh()` reloads the entries of some kinds (the first
-element of a key) at once; the live stream calls it when new points or
+A load that raises is not cached. Its waiters get the error (a store outage
+becomes 503), and a failed background refresh keeps the stale value until
+it is too old. `refresh()` reloads the entries of some kinds (the first
+element of a key) at once. The live stream calls it when new points or
 alerts arrive, before it tells the dashboards to fetch again.
 """
 
@@ -73,7 +74,7 @@ class TTLCache:
         self.stats = CacheStats()
 
     async def get(self, key: Hashable, ttl_s: float, load: Loader) -> Any:
-        """Return the value for `key`, loading it at most once per `ttl_s`."""
+        """Return the value for `key`, sharing one load among concurrent requests."""
         entry = self._entries.get(key)
         if entry is None:
             if len(self._entries) >= self._max_entries:

@@ -71,7 +71,7 @@ def _utc_day(time_ms: int) -> str:
 def account_view(
     latest: FundsSnapshot, history: Sequence[FundsSnapshot], now_ms: int
 ) -> dict[str, Any]:
-    """Build one account's entry of the /api/costs answer."""
+    """Build one account's entry of the /api/costs response."""
     until = funded_until_epoch(latest)
     funded_until_ms = None
     if until is not None:
@@ -99,7 +99,7 @@ def costs_view(
     now_ms: int,
     runway_warning_days: float,
 ) -> dict[str, Any]:
-    """Build the /api/costs answer: one entry per (network, payer, token)."""
+    """Build the /api/costs response: one entry per (network, payer, token)."""
 
     def account(snapshot: FundsSnapshot) -> tuple[str, str, str]:
         return (snapshot.network, snapshot.payer, snapshot.token)

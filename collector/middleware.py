@@ -2,7 +2,7 @@
 
 Every error under /api is JSON `{"error": "..."}`: 400 for a bad parameter,
 401 for a missing or wrong token, 404 for an unknown path, 503 when the store
-cannot answer. The API itself stays up while the store is down.
+does not respond. The API itself stays up while the store is down.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def json_error(
 async def error_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """Turn store outages and HTTP errors into JSON answers with security headers."""
+    """Turn store outages and HTTP errors into JSON responses with security headers."""
     try:
         response = await handler(request)
     except StoreUnavailable as exc:
@@ -70,7 +70,7 @@ async def error_middleware(
 def cors_middleware(origins: list[str]) -> Middleware:
     """Allow cross-origin GETs under /api from the exact `origins` listed.
 
-    A preflight (OPTIONS with Access-Control-Request-Method) is answered here,
+    A preflight (OPTIONS with Access-Control-Request-Method) is handled here,
     before routing, because the API registers GET handlers only.
     """
     allowed = frozenset(origins)

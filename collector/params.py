@@ -1,7 +1,7 @@
 """Query parameters of the API, validated at the edge with pydantic.
 
 `parse_params` turns every validation problem into a 400 whose message names
-the parameter and says what is accepted.
+the parameter and states what is accepted.
 """
 
 from __future__ import annotations

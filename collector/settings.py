@@ -32,7 +32,7 @@ from collector.config import (
 
 
 class ApiServerSettings(BaseSettings):
-    """Where the API listens, who may read costs, and how long answers are reused."""
+    """Where the API listens, who may read costs, and how long responses are reused."""
 
     model_config = SettingsConfigDict(
         env_prefix="BEAMWATCH_API_",
@@ -42,7 +42,7 @@ class ApiServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65_535)
-    # Bearer token for /api/costs. Without one, /api/costs answers 503.
+    # Bearer token for /api/costs. Without one, /api/costs returns 503.
     token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
     # Dashboard polling interval, passed through from the [api] table.

@@ -1,7 +1,7 @@
 """Live updates for the dashboard as server-sent events, from one shared store poll.
 
 Probes in production write to InfluxDB directly, so the collector does not
-receive the writes. Instead one background task asks the store for the newest point per
+receive the writes. Instead one background task queries the store for the newest point per
 region and for new alerts every `poll_s` seconds, however many clients are
 connected, and fans the changes out:
 
