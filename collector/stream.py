@@ -1,9 +1,9 @@
 """Live updates for the dashboard as server-sent events, from one shared store poll.
 
 Probes in production write to InfluxDB directly, so the collector does not
-receive the writes. Instead one background task queries the store for the newest point per
-region and for new alerts every `poll_s` seconds, however many clients are
-connected, and fans the changes out:
+receive the writes. Instead one background task queries the store for the
+newest point per region and for new alerts every `poll_s` seconds, however
+many clients are connected, and fans the changes out:
 
     event: points   data: {"latest_ms": int, "regions": {"region": latest_ms}}
     event: alert    data: one alert event, as in /api/alerts
