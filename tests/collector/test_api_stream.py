@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from collector.api import HUB_KEY
 from collector.store.base import AlertEvent
 from collector.store.sqlite import SQLiteStore
+from collector.stream import CLIENT_QUEUE_SIZE, StreamHub
 from tests.collector.conftest import measurement
 from tests.collector.sse import next_comment, next_event
 
@@ -127,3 +129,47 @@ async def test_head_request_returns_at_once(client: Client) -> None:
 
     assert response.status == 200
     assert response.headers["Content-Type"] == "text/event-stream"
+
+
+async def test_stream_ends_on_shutdown(client: Client) -> None:
+    async with client.get("/api/stream") as response:
+        await next_event(response)
+
+        await client.app[HUB_KEY].stop()
+
+        with pytest.raises(EOFError):
+            await next_event(response, timeout_s=2)
+
+
+async def test_same_millisecond_alerts_each_sent_once(
+    store: SQLiteStore, client: Client, now_ms: int
+) -> None:
+    await asyncio.sleep(0.2)
+    async with client.get("/api/stream") as response:
+        await next_event(response)
+
+        first = AlertEvent(now_ms, "p95_ttfb", "alpha", "warning", "firing", "a")
+        second = AlertEvent(now_ms, "p95_ttfb", "gamma", "warning", "firing", "b")
+        await store.record_alert(first)
+        received = [await next_event(response)]
+        await store.record_alert(second)
+        received.append(await next_event(response))
+        await asyncio.sleep(0.2)
+        await store.write([measurement(now_ms, "eu", "alpha", 1.0)])
+        received.append(await next_event(response))
+
+    assert [event.event for event in received] == ["alert", "alert", "points"]
+    assert received[0].data["subject"] == "alpha"
+    assert received[1].data["subject"] == "gamma"
+
+
+async def test_slow_client_is_dropped(store: SQLiteStore, now_ms: int) -> None:
+    hub = StreamHub(store, poll_s=1, now_ms=lambda: now_ms)
+    queue = hub.subscribe()
+
+    for step in range(CLIENT_QUEUE_SIZE + 1):
+        await store.write([measurement(now_ms + step, "eu", "alpha", 1.0)])
+        await hub.poll_once()
+
+    assert hub.client_count == 0
+    assert queue.get_nowait() is None
