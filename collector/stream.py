@@ -156,7 +156,13 @@ class StreamHub:
             log.warning("stream poll: cache refresh took over %s s", HOOK_TIMEOUT_S)
 
     async def _new_alerts(self) -> list[AlertEvent]:
-        """Return alerts not seen by earlier polls, oldest first."""
+        """Return alerts not seen by earlier polls, oldest first.
+
+        NOTE: an alert stamped earlier than the newest one already seen (a
+        replica with a lagging clock) is not sent, and of more than
+        ALERT_BATCH new alerts in one poll only the newest ALERT_BATCH are.
+        /api/alerts still lists them.
+        """
         first_poll = self._last_alert_ms is None
         since_ms = self._last_alert_ms
         if since_ms is None:
