@@ -90,6 +90,8 @@ def run(
 
     try:
         asyncio.run(main())
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"cannot start: {exc}", 1) from None
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from collector.api import create_app
 from collector.config import Config, InfluxStoreSettings, SQLiteStoreSettings
 from collector.demo import create_demo_app
+from collector.settings import load_api_settings
 from collector.store.base import Store
 from collector.store.influx import open_influx_sink, open_influx_store
 from collector.store.sqlite import SQLiteStore
@@ -56,6 +57,8 @@ async def run_service(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Run until `stop` is set, then finish the current round and shut down."""
+    api_settings = load_api_settings(config.api, config.store)
+    config = config.model_copy(update={"store": api_settings.store})
     store = open_store(config)
     influx_sink: BatchingSink | None = None
     web_runners: list[web.AppRunner] = []
@@ -69,10 +72,12 @@ async def run_service(
                 "demo origin listening on %s:%d", config.demo.host, bound_port(demo)
             )
 
-        app = create_app(store, layout=layout_of(config))
-        api = await start_site(app, config.api.host, config.api.port)
+        app = create_app(store, layout=layout_of(config), settings=api_settings)
+        api = await start_site(app, api_settings.host, api_settings.port)
         web_runners.append(api)
-        host = config.api.host if ":" not in config.api.host else f"[{config.api.host}]"
+        host = api_settings.host
+        if ":" in host:
+            host = f"[{host}]"
         announce(f"dashboard: http://{host}:{bound_port(api)}/")
         log.info("probing %d targets, storing in %s", len(config.targets), store.name)
 

@@ -3,6 +3,8 @@
 
 // After the server rejects the stream, try it again this often.
 const STREAM_RETRY_MS = 60_000;
+// Re-fetches after a `points` event start within this many milliseconds.
+const REFETCH_SPREAD_MS = 500;
 
 function parseData(event) {
   try {
@@ -43,7 +45,12 @@ export function startLive({
       // Catch up on whatever happened while the stream was down.
       onPoll();
     });
-    source.addEventListener("points", (event) => onPoints(parseData(event)));
+    // Every open dashboard hears the same event at once; a random delay of up
+    // to 0.5 s spreads their re-fetches so they do not queue at the API.
+    source.addEventListener("points", (event) => {
+      const data = parseData(event);
+      setTimeout(() => onPoints(data), Math.random() * REFETCH_SPREAD_MS);
+    });
     source.addEventListener("alert", (event) => {
       const alert = parseData(event);
       if (alert) onAlert(alert);
