@@ -36,7 +36,7 @@ from collector.store.influx import InfluxStore  # noqa: E402
 from collector.store.sqlite import SQLiteStore  # noqa: E402
 from probe.lineprotocol import ProbeEncoder  # noqa: E402
 from probe.models import Measurement, Outcome  # noqa: E402
-from probe.sinks import V1Writer  # noqa: E402
+from probe.writers import V1Writer  # noqa: E402
 from tests.support.influx import InfluxServer  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1")

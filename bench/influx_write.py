@@ -34,8 +34,9 @@ from influxdb_client import Point, WritePrecision  # noqa: E402
 
 from probe.lineprotocol import ProbeEncoder  # noqa: E402
 from probe.models import Measurement, Outcome  # noqa: E402
-from probe.sinks import BatchingSink, V1Writer  # noqa: E402
+from probe.sinks import BatchingSink  # noqa: E402
 from probe.spool import Spool  # noqa: E402
+from probe.writers import V1Writer  # noqa: E402
 from tests.support.influx import InfluxServer  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1")

@@ -23,8 +23,8 @@ from collector.config import ConfigError, InfluxStoreSettings, load_config
 from collector.store.base import StoreUnavailable
 from collector.store.influx import open_influx_store
 from probe.lineprotocol import encode_line
-from probe.sinks import WriteError
 from probe.spool import Spool
+from probe.writers import WriteError
 
 influx_app = typer.Typer(
     help="Set up and check the InfluxDB store.", no_args_is_help=True

@@ -38,8 +38,9 @@ from collector.store.base import (
 )
 from probe.lineprotocol import ProbeEncoder, encode_line
 from probe.models import Measurement
-from probe.sinks import BatchingSink, LineWriter, V1Writer, V2Writer, WriteError
+from probe.sinks import BatchingSink
 from probe.spool import Spool
+from probe.writers import LineWriter, V1Writer, V2Writer, WriteError
 
 log = logging.getLogger(__name__)
 

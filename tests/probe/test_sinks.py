@@ -13,15 +13,15 @@ from aiohttp.test_utils import TestServer
 
 from probe.models import Measurement, Outcome, Target
 from probe.runner import Runner
-from probe.sinks import (
-    BatchingSink,
+from probe.sinks import BatchingSink
+from probe.spool import Spool
+from probe.writers import (
     PermanentWriteError,
     TransientWriteError,
     V1Writer,
     V2Writer,
     parse_retry_after,
 )
-from probe.spool import Spool
 from tests.support.influx import (
     InfluxServer,
     VictoriaServer,

@@ -13,7 +13,7 @@ from collector.store.base import AlertEvent, FundsSnapshot, RoutingEntry
 from collector.store.influx import InfluxStore
 from collector.store.sqlite import SQLiteStore
 from probe.models import Measurement, Outcome
-from probe.sinks import V1Writer
+from probe.writers import V1Writer
 from tests.support.influx import InfluxServer, influxd
 
 __all__ = ["influxd"]

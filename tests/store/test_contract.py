@@ -8,7 +8,7 @@ from collector.stats import percentile
 from collector.store.base import QueryFilter, Stat, StoreUnavailable
 from collector.store.influx import InfluxStore
 from probe.models import Outcome
-from probe.sinks import V1Writer
+from probe.writers import V1Writer
 from tests.store.conftest import BASE_MS, MINUTE_MS, LoadedStores
 from tests.support.servers import free_port
 

@@ -11,7 +11,7 @@ import pytest
 from collector.store.base import Stat
 from collector.store.influx import InfluxStore
 from probe.models import Measurement, Outcome
-from probe.sinks import V1Writer
+from probe.writers import V1Writer
 from tests.support.influx import InfluxServer, influxd
 
 __all__ = ["influxd"]
