@@ -14,12 +14,8 @@ nearest-rank rule as collector.stats.percentile, so both stores agree.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import logging
 from collections import defaultdict
-from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
@@ -36,6 +32,14 @@ from collector.store.base import (
     StoreUnavailable,
     Summary,
 )
+from collector.store.influxql import (
+    TIME_RANGE,
+    InfluxQLClient,
+    Row,
+    Series,
+    tag_filter,
+    time_params,
+)
 from probe.lineprotocol import ProbeEncoder, encode_line
 from probe.models import Measurement
 from probe.sinks import BatchingSink
@@ -44,11 +48,6 @@ from probe.writers import LineWriter, V1Writer, V2Writer, WriteError
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
-# One result series: its tags and its rows as column -> value.
-Series = tuple[dict[str, str], list[Row]]
-
-TIME_RANGE = "time >= $since AND time < $until"
 FUNDS_FIELDS = (
     "funds",
     "lockup_current",
@@ -59,22 +58,7 @@ FUNDS_FIELDS = (
 )
 
 
-def _time_params(since_ms: int, until_ms: int) -> dict[str, Any]:
-    # Bound times are nanoseconds since the epoch.
-    return {"since": int(since_ms) * 1_000_000, "until": int(until_ms) * 1_000_000}
-
-
-def _filter(where: QueryFilter, params: dict[str, Any]) -> str:
-    clauses = ""
-    for tag in ("region", "provider", "target"):
-        value = getattr(where, tag)
-        if value is not None:
-            clauses += f' AND "{tag}" = ${tag}'
-            params[tag] = str(value)
-    return clauses
-
-
-class InfluxStore:
+class InfluxStore(InfluxQLClient):
     """The Store protocol on InfluxDB; writes go through `writer`."""
 
     name = "influxdb"
@@ -90,30 +74,19 @@ class InfluxStore:
         token: str | None = None,
         timeout_s: float = 10.0,
     ) -> None:
-        self._url = url.rstrip("/")
-        self._database = database
+        super().__init__(
+            url,
+            database,
+            username=username,
+            password=password,
+            token=token,
+            timeout_s=timeout_s,
+        )
         self._writer = writer
         self._encoder = ProbeEncoder()
-        self._headers: dict[str, str] = {}
-        if token:
-            self._headers["Authorization"] = f"Token {token}"
-        elif username:
-            pair = f"{username}:{password or ''}".encode()
-            self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout, headers=self._headers
-            )
-        return self._session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await super().close()
         await self._writer.close()
 
     async def ping(self) -> None:
@@ -126,74 +99,6 @@ class InfluxStore:
                     )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
-
-    async def query(
-        self, statements: list[str], params: dict[str, Any]
-    ) -> list[list[Series]]:
-        """Run InfluxQL statements in one request; return each one's series.
-
-        Raises StoreUnavailable naming the database's message when the request
-        or any statement fails.
-        """
-        form = {
-            "db": self._database,
-            "q": ";\n".join(statements),
-            "params": json.dumps(params),
-            "epoch": "ms",
-        }
-        try:
-            async with self._client().post(f"{self._url}/query", data=form) as reply:
-                text = await reply.text()
-                status = reply.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = {"error": text.strip()[:300]}
-        if status != 200 or "error" in body:
-            raise StoreUnavailable(
-                f"InfluxDB query failed with {status}: {body.get('error', text)}"
-            )
-
-        errors = [r["error"] for r in body.get("results", []) if "error" in r]
-        if errors:
-            # Statements after a failed one only report "not executed".
-            cause = next((e for e in errors if e != "not executed"), errors[0])
-            if cause == "not executed" and len(statements) > 1:
-                # InfluxDB 1.6 names the cause only when the failing
-                # statement runs alone, e.g. for a missing database.
-                await self.query(statements[:1], params)
-            hint = ""
-            if cause.startswith("database not found"):
-                hint = "; create it with `beamwatch influx setup`"
-            raise StoreUnavailable(f"InfluxDB query failed: {cause}{hint}")
-
-        results: list[list[Series]] = []
-        for result in body.get("results", []):
-            found = []
-            for series in result.get("series", []):
-                columns = series["columns"]
-                rows = [
-                    dict(zip(columns, row, strict=True)) for row in series["values"]
-                ]
-                found.append((series.get("tags", {}), rows))
-            results.append(found)
-        return results
-
-    async def query_each(
-        self, statements: list[str], params: dict[str, Any]
-    ) -> list[list[Series]]:
-        """Run each statement in its own request, all at once.
-
-        InfluxDB runs the statements of one request one after another. Separate
-        requests run in parallel on its cores, so the latency is that of the
-        slowest statement instead of the sum.
-        """
-        replies = await asyncio.gather(
-            *(self.query([statement], params) for statement in statements)
-        )
-        return [reply[0] for reply in replies]
 
     async def write_lines(self, lines: list[str]) -> None:
         """Post prebuilt lines in one request; raise StoreUnavailable on failure."""
@@ -245,7 +150,7 @@ class InfluxStore:
     async def heatmap(
         self, since_ms: int, until_ms: int, stat: Stat
     ) -> list[HeatmapCell]:
-        params = _time_params(since_ms, until_ms)
+        params = time_params(since_ms, until_ms)
         statements = [
             f'SELECT count("ok") FROM probe WHERE {TIME_RANGE}'
             " GROUP BY region, provider, outcome",
@@ -284,8 +189,8 @@ class InfluxStore:
     ) -> list[PulsePoint]:
         if int(bucket_ms) <= 0:
             raise ValueError(f"bucket_ms must be positive, not {bucket_ms}")
-        params = _time_params(since_ms, until_ms)
-        clause = _filter(where, params)
+        params = time_params(since_ms, until_ms)
+        clause = tag_filter(where, params)
         statement = (
             'SELECT percentile("ttfb_ms", 50) AS p50, percentile("ttfb_ms", 95) AS p95,'
             ' count("ttfb_ms") AS n FROM probe'
@@ -304,8 +209,8 @@ class InfluxStore:
     async def summary(
         self, since_ms: int, until_ms: int, where: QueryFilter
     ) -> Summary:
-        params = _time_params(since_ms, until_ms)
-        clause = _filter(where, params)
+        params = time_params(since_ms, until_ms)
+        clause = tag_filter(where, params)
         by_outcome_result, percentile_result = await self.query_each(
             [
                 f'SELECT count("ok") FROM probe WHERE {TIME_RANGE}{clause}'
@@ -388,7 +293,7 @@ class InfluxStore:
     async def funds_history(self, since_ms: int, until_ms: int) -> list[FundsSnapshot]:
         (series,) = await self.query(
             [f"SELECT * FROM funds WHERE {TIME_RANGE} GROUP BY network, payer, token"],
-            _time_params(since_ms, until_ms),
+            time_params(since_ms, until_ms),
         )
         return sorted(_snapshots(series), key=_funds_order)
 
