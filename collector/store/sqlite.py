@@ -26,68 +26,13 @@ from collector.store.base import (
     StoreUnavailable,
     Summary,
 )
+from collector.store.sqlite_schema import connect
 from probe.models import FLOAT_FIELDS, INT_FIELDS, TAG_NAMES, Measurement
 
 T = TypeVar("T")
 
 PROBE_COLUMNS = ("time_ms", *TAG_NAMES, *FLOAT_FIELDS, *INT_FIELDS, "ok", "error")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS probe (
-    time_ms INTEGER NOT NULL,
-    region TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    target TEXT NOT NULL,
-    network TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    dns_ms REAL, connect_ms REAL, tls_ms REAL, ttfb_ms REAL,
-    download_ms REAL, total_ms REAL,
-    status_code INTEGER, bytes INTEGER, redirects INTEGER,
-    ok INTEGER NOT NULL,
-    error TEXT,
-    -- A point is its series and time, as in InfluxDB: a replay overwrites.
-    PRIMARY KEY (region, provider, target, network, outcome, time_ms)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS probe_time ON probe (time_ms);
--- Covers the heatmap: one index range per (region, provider) and window.
-CREATE INDEX IF NOT EXISTS probe_series_time
-    ON probe (region, provider, time_ms, ok, ttfb_ms);
--- Every (region, provider) ever written, so the heatmap need not scan for them.
-CREATE TABLE IF NOT EXISTS probe_pair (
-    region TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    PRIMARY KEY (region, provider)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS alert (
-    time_ms INTEGER NOT NULL,
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    state TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alert_time ON alert (time_ms);
-CREATE TABLE IF NOT EXISTS routing (
-    time_ms INTEGER NOT NULL,
-    provider TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS funds (
-    time_ms INTEGER NOT NULL,
-    network TEXT NOT NULL,
-    payer TEXT NOT NULL,
-    token TEXT NOT NULL,
-    funds REAL NOT NULL,
-    lockup_current REAL NOT NULL,
-    lockup_rate REAL NOT NULL,
-    lockup_last_settled_at INTEGER NOT NULL,
-    current_epoch INTEGER NOT NULL,
-    runway_days REAL,
-    PRIMARY KEY (network, payer, token, time_ms)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS funds_time ON funds (time_ms);
-"""
 
 FUNDS_COLUMNS = (
     "time_ms, network, payer, token, funds, lockup_current, lockup_rate,"
@@ -119,7 +64,7 @@ class SQLiteStore:
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             if self._connection is None:
-                self._connection = self._connect()
+                self._connection = connect(self._path)
             return work(self._connection)
 
         try:
@@ -128,22 +73,6 @@ class SQLiteStore:
             )
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite store {self._path}: {exc}") from exc
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._path.parent and not self._path.parent.exists():
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self._path, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=5000")
-        connection.executescript(SCHEMA)
-        with connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO probe_pair"
-                " SELECT DISTINCT region, provider FROM probe"
-                " WHERE NOT EXISTS (SELECT 1 FROM probe_pair)"
-            )
-        return connection
 
     async def close(self) -> None:
         def shut(connection: sqlite3.Connection) -> None:
