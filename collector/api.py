@@ -287,6 +287,15 @@ async def not_found(request: web.Request) -> web.Response:
     return json_error(404, f"no API endpoint at {request.path}; see /api/openapi.json")
 
 
+async def method_not_allowed(request: web.Request) -> web.Response:
+    """Reject any method but GET and HEAD on an endpoint that exists."""
+    return json_error(
+        405,
+        f"method {request.method} is not allowed on {request.path}; use GET",
+        headers={"Allow": "GET, HEAD"},
+    )
+
+
 ROUTES = (
     Route("/api/health", health, NoParams, "Store reachability and data age"),
     Route("/api/metrics", metrics, MetricsParams, "Pulse series and summary"),
@@ -332,6 +341,10 @@ def create_app(
 
     for route in ROUTES:
         app.router.add_get(route.path, route.handler)
+        # Without this, other methods fall through to the catch-all below and
+        # get a 404 for a path that exists.
+        app.router.add_route("*", route.path, method_not_allowed)
+    app.router.add_route("*", "/api", not_found)
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     app.router.add_get("/", index)
     app.router.add_static("/static/", dashboard.STATIC_DIR, show_index=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from collector.middleware import SECURITY_HEADERS
@@ -142,6 +143,45 @@ async def test_unknown_path_is_json_404(client: Client) -> None:
     assert "/api/nothing" in body["error"]
 
 
+async def test_bare_api_path_is_json_404(client: Client) -> None:
+    response = await client.get("/api")
+    body = await response.json()
+
+    assert response.status == 404
+    assert body["error"] == "no API endpoint at /api; see /api/openapi.json"
+
+
+ENDPOINTS = [
+    "/api/health",
+    "/api/metrics",
+    "/api/heatmap",
+    "/api/costs",
+    "/api/alerts",
+    "/api/routing",
+    "/api/stream",
+    "/api/openapi.json",
+]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("path", ENDPOINTS)
+async def test_other_method_is_json_405(client: Client, path: str, method: str) -> None:
+    response = await client.request(method, path)
+    body = await response.json()
+
+    assert response.status == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert body == {"error": f"method {method} is not allowed on {path}; use GET"}
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+
+
+async def test_head_still_allowed_on_endpoints(client: Client) -> None:
+    for path in ("/api/health", "/api/heatmap", "/api/stream"):
+        response = await client.head(path)
+        assert response.status == 200, path
+
+
 async def test_security_headers_on_every_answer(client: Client) -> None:
     for path in ("/api/health", "/api/heatmap?stat=bad", "/api/nothing", "/api/costs"):
         response = await client.get(path)
@@ -175,6 +215,21 @@ async def test_cors_allows_listed_origin_only(
     assert "Access-Control-Allow-Origin" not in other.headers
     assert preflight.status == 204
     assert preflight.headers["Access-Control-Allow-Headers"] == "Authorization"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET, HEAD"
+
+
+async def test_cors_origin_gets_405_for_post(
+    store: Any, make_client: MakeClient
+) -> None:
+    client = await make_client(store, cors_origins=["https://dash.example.org"])
+
+    response = await client.post(
+        "/api/metrics", headers={"Origin": "https://dash.example.org"}
+    )
+
+    assert response.status == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Access-Control-Allow-Origin"] == "https://dash.example.org"
 
 
 async def test_repeated_requests_share_one_query(client: Client) -> None:
