@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from collector.store.base import QueryFilter, Stat
 from probe.models import TAG_VALUE_PATTERN
 
-WINDOW_PATTERN = re.compile(r"^(\d{1,6})(s|m|h|d)$")
+# ASCII digits only: `\d` would also take other scripts' digits, and a
+# `$` anchor would let a trailing newline through, so callers use fullmatch.
+WINDOW_PATTERN = re.compile(r"([0-9]{1,6})([smhd])", re.ASCII)
+LIMIT_PATTERN = re.compile(r"[0-9]+", re.ASCII)
 UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_WINDOW_MS = 30 * UNIT_MS["d"]
 MIN_WINDOW_MS = UNIT_MS["m"]
@@ -26,7 +29,7 @@ PULSE_BUCKETS = 60
 
 def parse_window_ms(text: str) -> int:
     """Parse a window such as `15m`, `1h`, `24h` or `7d` into milliseconds."""
-    match = WINDOW_PATTERN.match(text)
+    match = WINDOW_PATTERN.fullmatch(text)
     if match is None:
         raise ValueError(
             f"invalid window {text!r}: use a number and a unit s, m, h or d, e.g. 1h"
@@ -58,6 +61,13 @@ def bad_request(message: str) -> web.HTTPBadRequest:
     )
 
 
+def describe_name(name: str) -> str:
+    """Quote a parameter name for an error message, marking an empty one."""
+    if not name:
+        return "'' (empty name)"
+    return repr(name)
+
+
 def parse_params(model: type[P], request: web.Request) -> P:
     """Validate the query string against `model`; raise a 400 naming the parameter."""
     query = dict(request.query)
@@ -66,20 +76,23 @@ def parse_params(model: type[P], request: web.Request) -> P:
             {k for k in request.query if len(request.query.getall(k)) > 1}
         )
         raise bad_request(
-            f"query parameter {', '.join(map(repr, repeated))} is given more than"
-            " once; give each parameter once"
+            f"query parameter {', '.join(map(describe_name, repeated))} is given"
+            " more than once; give each parameter once"
         )
     try:
         return model.model_validate(query)
     except ValidationError as exc:
         problems = []
         for item in exc.errors():
-            name = ".".join(str(part) for part in item["loc"]) or "query"
+            if item["loc"]:
+                name = describe_name(".".join(str(part) for part in item["loc"]))
+            else:
+                name = "'query'"
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
                 allowed = ", ".join(model.model_fields) or "none"
                 message = f"unknown parameter; allowed: {allowed}"
-            problems.append(f"invalid query parameter {name!r}: {message}")
+            problems.append(f"invalid query parameter {name}: {message}")
         raise bad_request("; ".join(problems)) from None
 
 
@@ -132,6 +145,16 @@ class HeatmapParams(Params):
 class AlertsParams(Params):
     limit: int = Field(default=50, ge=1, le=1000)
     since: str = "7d"
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _limit_digits(cls, value: object) -> object:
+        # pydantic would also take "1.0", " 1", "+1" and "1_0" as integers.
+        if isinstance(value, str) and LIMIT_PATTERN.fullmatch(value) is None:
+            raise ValueError(
+                f"{value!r} is not a whole number in ASCII digits; use 1 to 1000"
+            )
+        return value
 
     @field_validator("since")
     @classmethod

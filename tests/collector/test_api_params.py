@@ -64,3 +64,47 @@ async def test_bad_window_message_gives_fix(client: Client) -> None:
     body = await response.json()
 
     assert "between 1m and 30d" in body["error"]
+
+
+NON_ASCII_OR_PADDED = [
+    pytest.param("/api/metrics?window=1h%0A", "window", id="window-newline"),
+    pytest.param("/api/metrics?window=%D9%A1h", "window", id="window-arabic-digit"),
+    pytest.param("/api/metrics?window=%EF%BC%91h", "window", id="window-fullwidth"),
+    pytest.param("/api/metrics?window=%201h", "window", id="window-space"),
+    pytest.param("/api/heatmap?window=1h%0A", "window", id="heatmap-newline"),
+    pytest.param("/api/alerts?since=7d%0A", "since", id="since-newline"),
+    pytest.param("/api/alerts?limit=1.0", "limit", id="limit-decimal"),
+    pytest.param("/api/alerts?limit=%201", "limit", id="limit-space"),
+    pytest.param("/api/alerts?limit=1%20", "limit", id="limit-trailing-space"),
+    pytest.param("/api/alerts?limit=%2B1", "limit", id="limit-plus"),
+    pytest.param("/api/alerts?limit=1_0", "limit", id="limit-underscore"),
+    pytest.param("/api/alerts?limit=%D9%A1", "limit", id="limit-arabic-digit"),
+    pytest.param("/api/alerts?limit=1%0A", "limit", id="limit-newline"),
+]
+
+
+@pytest.mark.parametrize(("url", "name"), NON_ASCII_OR_PADDED)
+async def test_only_ascii_digits_accepted(client: Client, url: str, name: str) -> None:
+    response = await client.get(url)
+    body = await response.json()
+
+    assert response.status == 400
+    assert f"invalid query parameter '{name}'" in body["error"]
+
+
+async def test_plain_digits_still_accepted(client: Client) -> None:
+    metrics = await client.get("/api/metrics?window=90m")
+    alerts = await client.get("/api/alerts?limit=007&since=30d")
+
+    assert metrics.status == 200
+    assert (await metrics.json())["window"] == "90m"
+    assert alerts.status == 200
+
+
+async def test_empty_parameter_name_is_named(client: Client) -> None:
+    response = await client.get("/api/metrics?=1h")
+    body = await response.json()
+
+    assert response.status == 400
+    assert body["error"].startswith("invalid query parameter '' (empty name):")
+    assert "'query'" not in body["error"]
