@@ -51,6 +51,12 @@ CACHE_KEY = web.AppKey("cache", TTLCache)
 HUB_KEY = web.AppKey("hub", StreamHub)
 OPENAPI_KEY = web.AppKey("openapi", bytes)
 
+# aiohttp answers a longer request line with a plain-text 400 before any
+# handler runs and logs it at ERROR. Its default of 8190 bytes is raised so
+# that a query parameter over MAX_PARAMETER_CHARS still reaches parse_params
+# and gets a JSON 400 naming it.
+MAX_REQUEST_LINE_BYTES = 16_384
+
 # /api/costs reports this many days of daily spend.
 COSTS_HISTORY_MS = 30 * 86_400_000
 
@@ -324,7 +330,10 @@ def create_app(
     middlewares: list[Middleware] = [error_middleware]
     if settings.cors_origins:
         middlewares.insert(0, cors_middleware(settings.cors_origins))
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(
+        middlewares=middlewares,
+        handler_args={"max_line_size": MAX_REQUEST_LINE_BYTES},
+    )
     cache = TTLCache()
     app[STORE_KEY] = store
     app[LAYOUT_KEY] = layout or {}

@@ -23,6 +23,10 @@ LIMIT_PATTERN = re.compile(r"[0-9]+", re.ASCII)
 UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_WINDOW_MS = 30 * UNIT_MS["d"]
 MIN_WINDOW_MS = UNIT_MS["m"]
+# Maximum length of a query parameter name or value, in characters. Valid values
+# are at most 64 characters (a tag value), so a longer one is rejected before
+# validation and never echoed back in full.
+MAX_PARAMETER_CHARS = 256
 # Pulse charts get about this many time buckets, whatever the window.
 PULSE_BUCKETS = 60
 
@@ -68,8 +72,25 @@ def describe_name(name: str) -> str:
     return repr(name)
 
 
+def check_lengths(model: type[Params], request: web.Request) -> None:
+    """Raise a 400 for a parameter name or value over MAX_PARAMETER_CHARS."""
+    for name, value in request.query.items():
+        if len(name) > MAX_PARAMETER_CHARS:
+            allowed = ", ".join(model.model_fields) or "none"
+            raise bad_request(
+                f"invalid query parameter {name[:32]!r}... ({len(name)} characters):"
+                f" unknown parameter; allowed: {allowed}"
+            )
+        if len(value) > MAX_PARAMETER_CHARS:
+            raise bad_request(
+                f"invalid query parameter {describe_name(name)}: the value is"
+                f" {len(value)} characters long; use at most {MAX_PARAMETER_CHARS}"
+            )
+
+
 def parse_params(model: type[P], request: web.Request) -> P:
     """Validate the query string against `model`; raise a 400 naming the parameter."""
+    check_lengths(model, request)
     query = dict(request.query)
     if len(query) != len(request.query):
         repeated = sorted(

@@ -108,3 +108,32 @@ async def test_empty_parameter_name_is_named(client: Client) -> None:
     assert response.status == 400
     assert body["error"].startswith("invalid query parameter '' (empty name):")
     assert "'query'" not in body["error"]
+
+
+async def test_long_value_is_json_400(client: Client) -> None:
+    response = await client.get("/api/metrics?region=" + "a" * 10_000)
+    body = await response.json()
+
+    assert response.status == 400
+    assert "'region'" in body["error"]
+    assert "10000 characters long; use at most 256" in body["error"]
+    assert "a" * 257 not in body["error"]
+
+
+async def test_long_name_is_cut_in_message(client: Client) -> None:
+    response = await client.get("/api/alerts?" + "x" * 300 + "=1")
+    body = await response.json()
+
+    assert response.status == 400
+    assert "(300 characters)" in body["error"]
+    assert "allowed: limit, since" in body["error"]
+    assert "x" * 33 not in body["error"]
+
+
+async def test_value_at_cap_reaches_validation(client: Client) -> None:
+    response = await client.get("/api/metrics?region=" + "a" * 256)
+    body = await response.json()
+
+    assert response.status == 400
+    assert "'region'" in body["error"]
+    assert "String should match pattern" in body["error"]
