@@ -23,7 +23,7 @@ from collector.config import ConfigError, InfluxStoreSettings, load_config
 from collector.store.base import StoreUnavailable
 from collector.store.influx import open_influx_store
 from probe.lineprotocol import encode_line
-from probe.spool import Spool
+from probe.spool import SpoolFileError, read_status
 from probe.writers import WriteError
 
 influx_app = typer.Typer(
@@ -183,7 +183,7 @@ def spool_status(
         Path | None, typer.Option("--spool", help="Spool file; overrides the config.")
     ] = None,
 ) -> None:
-    """Print spooled batches; exit 1 when any batch failed for good."""
+    """Print spooled batches, read-only; exit 1 when any batch failed for good."""
     if spool_path is None:
         if config is None:
             raise _fail("pass --config with an influxdb store, or --spool PATH")
@@ -191,11 +191,10 @@ def spool_status(
     if not spool_path.exists():
         typer.echo(f"{spool_path}: no spool file; nothing is waiting")
         return
-    spool = Spool(spool_path)
     try:
-        status = spool.status()
-    finally:
-        spool.close()
+        status = read_status(spool_path)
+    except SpoolFileError as exc:
+        raise _fail(str(exc)) from None
 
     typer.echo(
         f"{spool_path}: {status.pending_batches} pending batches"

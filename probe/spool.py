@@ -17,11 +17,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 PENDING = "pending"
 FAILED = "failed"
+# The first 16 bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -59,6 +63,10 @@ class SpoolStatus:
     oldest_pending_ms: int | None
     failures: list[tuple[int, int, int, str | None]]
     """(batch id, created_ms, points, error) of each failed batch, oldest first."""
+
+
+class SpoolFileError(Exception):
+    """A spool path that cannot be read or is not a beamwatch spool."""
 
 
 class Spool:
@@ -137,26 +145,90 @@ class Spool:
 
     def status(self) -> SpoolStatus:
         with self._lock:
-            totals = {
-                status: (batches, points)
-                for status, batches, points in self._connection.execute(
-                    "SELECT status, count(*), sum(points) FROM batch GROUP BY status"
-                )
-            }
-            oldest = self._connection.execute(
-                "SELECT min(created_ms) FROM batch WHERE status = 'pending'"
-            ).fetchone()[0]
-            failures = self._connection.execute(
-                "SELECT id, created_ms, points, last_error FROM batch"
-                " WHERE status = 'failed' ORDER BY id"
-            ).fetchall()
-        pending = totals.get(PENDING, (0, 0))
-        failed = totals.get(FAILED, (0, 0))
-        return SpoolStatus(
-            pending_batches=pending[0],
-            pending_points=pending[1],
-            failed_batches=failed[0],
-            failed_points=failed[1],
-            oldest_pending_ms=oldest,
-            failures=[tuple(row) for row in failures],
+            return query_status(self._connection)
+
+
+def query_status(connection: sqlite3.Connection) -> SpoolStatus:
+    """Count the batches and points per status through `connection`."""
+    totals = {
+        status: (batches, points)
+        for status, batches, points in connection.execute(
+            "SELECT status, count(*), sum(points) FROM batch GROUP BY status"
         )
+    }
+    oldest = connection.execute(
+        "SELECT min(created_ms) FROM batch WHERE status = 'pending'"
+    ).fetchone()[0]
+    failures = connection.execute(
+        "SELECT id, created_ms, points, last_error FROM batch"
+        " WHERE status = 'failed' ORDER BY id"
+    ).fetchall()
+    pending = totals.get(PENDING, (0, 0))
+    failed = totals.get(FAILED, (0, 0))
+    return SpoolStatus(
+        pending_batches=pending[0],
+        pending_points=pending[1],
+        failed_batches=failed[0],
+        failed_points=failed[1],
+        oldest_pending_ms=oldest,
+        failures=[tuple(row) for row in failures],
+    )
+
+
+def read_status(path: Path) -> SpoolStatus:
+    """Read the status of the spool at `path` without creating or changing a file.
+
+    Raise SpoolFileError when `path` is missing, unreadable, a directory or not
+    a spool. `Spool(path)` is no substitute, because it creates the file and
+    its table in whatever SQLite file it is given.
+    """
+    with open_read_only(path) as connection:
+        try:
+            table = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch'"
+            ).fetchone()
+            if table is None:
+                raise SpoolFileError(
+                    f"{path} is not a beamwatch spool file (it has no batch table)"
+                )
+            return query_status(connection)
+        except sqlite3.Error as exc:
+            raise SpoolFileError(
+                f"{path} is not a beamwatch spool file ({exc})"
+            ) from None
+
+
+@contextmanager
+def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open a SQLite file read-only after checking that it is one."""
+    if path.is_dir():
+        raise SpoolFileError(
+            f"{path} is a directory, not a beamwatch spool file; pass the spool file"
+        )
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        raise SpoolFileError(f"{path}: no such spool file") from None
+    except OSError as exc:
+        raise SpoolFileError(f"cannot read {path}: {exc.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise SpoolFileError(
+            f"{path} is not a beamwatch spool file (file is not a database)"
+        )
+
+    # mode=ro alone still creates the -wal and -shm files of a WAL database
+    # and leaves them behind. Without a -wal file, every committed batch is in
+    # the main file, so immutable=1 reads it without creating anything. With
+    # one, a writer is open (or died), and mode=ro reads through its files.
+    # NOTE: a writer that opens during this read and checkpoints before it ends
+    # changes the main file under an immutable reader.
+    uri = path.resolve().as_uri() + "?mode=ro"
+    if not path.with_name(path.name + "-wal").exists():
+        uri += "&immutable=1"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise SpoolFileError(f"cannot open {path} read-only: {exc}") from None
+    with closing(connection):
+        yield connection

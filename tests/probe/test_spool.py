@@ -1,10 +1,14 @@
-"""The on-disk spool: order, statuses, and surviving a reopen."""
+"""The on-disk spool: order, statuses, surviving a reopen, and read-only status."""
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 from pathlib import Path
 
-from probe.spool import FAILED, Spool
+import pytest
+
+from probe.spool import FAILED, Spool, SpoolFileError, read_status
 
 
 def test_spool_returns_oldest_pending_first(tmp_path: Path) -> None:
@@ -83,3 +87,120 @@ def test_empty_spool_status_is_zero(tmp_path: Path) -> None:
     assert status.failed_batches == 0
     assert status.oldest_pending_ms is None
     assert status.failures == []
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Map each file name in `directory` to the SHA-256 of its contents."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.iterdir())
+    }
+
+
+def test_read_status_changes_no_file(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    spool.put("a 1\na 2", 2)
+    spool.put("b 1", 1, status=FAILED, error="database not found")
+    spool.close()
+    before = snapshot(tmp_path)
+
+    status = read_status(tmp_path / "spool.db")
+
+    assert snapshot(tmp_path) == before
+    assert list(before) == ["spool.db"]
+    assert status.pending_points == 2
+    assert status.failed_batches == 1
+    assert status.failures[0][3] == "database not found"
+
+
+def test_read_status_sees_open_writer(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    spool.put("a 1", 1)
+    try:
+        assert (tmp_path / "spool.db-wal").exists()
+        spool.put("b 1\nb 2", 2)
+
+        status = read_status(tmp_path / "spool.db")
+    finally:
+        spool.close()
+
+    assert status.pending_batches == 2
+    assert status.pending_points == 3
+
+
+def test_read_status_leaves_other_database(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE reading (value REAL)")
+    connection.close()
+    before = snapshot(tmp_path)
+
+    with pytest.raises(SpoolFileError) as caught:
+        read_status(path)
+
+    assert str(caught.value) == (
+        f"{path} is not a beamwatch spool file (it has no batch table)"
+    )
+    assert snapshot(tmp_path) == before
+    with sqlite3.connect(path) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+    connection.close()
+    assert tables == [("reading",)]
+
+
+def test_read_status_rejects_other_batch_table(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE batch (name TEXT)")
+    connection.close()
+
+    with pytest.raises(SpoolFileError) as caught:
+        read_status(path)
+
+    assert f"{path} is not a beamwatch spool file (no such column" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            b'[store]\nkind = "influxdb"\n', "(file is not a database)", id="toml"
+        ),
+        pytest.param(b"", "(file is not a database)", id="empty"),
+        pytest.param(
+            b"SQLite format 3\x00" + b"\xff" * 200,
+            "(file is not a database)",
+            id="bad-header",
+        ),
+    ],
+)
+def test_read_status_rejects_non_spool(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "x.toml"
+    path.write_bytes(content)
+
+    with pytest.raises(SpoolFileError) as caught:
+        read_status(path)
+
+    assert str(caught.value) == f"{path} is not a beamwatch spool file {message}"
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["x.toml"]
+
+
+def test_read_status_rejects_directory(tmp_path: Path) -> None:
+    with pytest.raises(SpoolFileError) as caught:
+        read_status(tmp_path)
+
+    assert str(caught.value) == (
+        f"{tmp_path} is a directory, not a beamwatch spool file; pass the spool file"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_status_rejects_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpoolFileError) as caught:
+        read_status(tmp_path / "none.db")
+
+    assert str(caught.value) == f"{tmp_path / 'none.db'}: no such spool file"
+    assert list(tmp_path.iterdir()) == []

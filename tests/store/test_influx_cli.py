@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,40 @@ def test_spool_status_without_file(tmp_path: Path) -> None:
     result = runner.invoke(spool_app, ["status", "--spool", str(tmp_path / "x.db")])
     assert result.exit_code == 0
     assert "no spool file; nothing is waiting" in result.output
+
+
+def test_spool_status_leaves_other_database(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE reading (value REAL)")
+    connection.close()
+    before = path.read_bytes()
+
+    result = runner.invoke(spool_app, ["status", "--spool", str(path)])
+
+    assert result.exit_code == 2
+    assert f"error: {path} is not a beamwatch spool file" in result.output
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["other.db"]
+
+
+def test_spool_status_rejects_toml_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'kind = "sqlite"')
+
+    result = runner.invoke(spool_app, ["status", "--spool", str(config)])
+
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {config} is not a beamwatch spool file (file is not a database)\n"
+    )
+
+
+def test_spool_status_rejects_directory(tmp_path: Path) -> None:
+    result = runner.invoke(spool_app, ["status", "--spool", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert f"error: {tmp_path} is a directory" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 @pytest.mark.parametrize(
