@@ -33,12 +33,9 @@ spool_app = typer.Typer(
     help="Inspect the spool of unwritten points.", no_args_is_help=True
 )
 
-ConfigOption = Annotated[
-    Path,
-    typer.Option(
-        "--config", "-c", help='TOML config file with [store] kind = "influxdb".'
-    ),
-]
+# Typer renders help with Rich markup, which would drop an unescaped "[store]".
+CONFIG_HELP = r'TOML config file whose \[store] table sets kind = "influxdb".'
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help=CONFIG_HELP)]
 CHECK_MEASUREMENT = "beamwatch_check"
 # `check` polls this long for its point, in case a server makes a write
 # visible to queries only after a delay.
@@ -177,7 +174,10 @@ def check(config: ConfigOption) -> None:
 @spool_app.command("status")
 def spool_status(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config file.")
+        Path | None,
+        typer.Option(
+            "--config", "-c", help=CONFIG_HELP + " Its spool_path names the spool."
+        ),
     ] = None,
     spool_path: Annotated[
         Path | None, typer.Option("--spool", help="Spool file; overrides the config.")

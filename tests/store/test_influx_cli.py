@@ -154,6 +154,18 @@ def test_spool_status_rejects_directory(tmp_path: Path) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+def test_config_help_shows_store_table() -> None:
+    for command in (["setup", "--help"], ["check", "--help"]):
+        result = runner.invoke(influx_app, command, env={"COLUMNS": "200"})
+        assert result.exit_code == 0
+        assert 'whose [store] table sets kind = "influxdb"' in result.output
+        assert "  kind" not in result.output
+
+    status = runner.invoke(spool_app, ["status", "--help"], env={"COLUMNS": "200"})
+    assert status.exit_code == 0
+    assert 'whose [store] table sets kind = "influxdb"' in status.output
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
