@@ -7,14 +7,17 @@ import json
 import logging
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from collector.config import ConfigError, load_config
+from collector.config import ConfigError, format_errors, load_config
 from collector.influx_cli import influx_app, spool_app
-from collector.service import run_service
+from collector.service import ServiceStartError, run_service
+from collector.settings import load_api_settings
 from probe.http import ProbeClient
 from probe.models import Measurement, Target
 
@@ -30,6 +33,13 @@ config_app = typer.Typer(help="Work with configuration files.", no_args_is_help=
 app.add_typer(config_app, name="config")
 app.add_typer(influx_app, name="influx")
 app.add_typer(spool_app, name="spool")
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -49,14 +59,20 @@ def setup_logging(level: str) -> None:
 def config_check(
     file: Annotated[Path, typer.Argument(help="TOML config file to validate.")],
 ) -> None:
-    """Validate a config file; print each problem with its field path."""
+    """Validate a config file and the BEAMWATCH_API_* environment.
+
+    Prints each problem with its field path and exits 2, or prints a summary.
+    """
     try:
         config = load_config(file)
+        load_api_settings(config.api, config.store)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     regions = sorted({target.region for target in config.targets})
+    count = len(config.targets)
     typer.echo(
-        f"{file}: ok, {len(config.targets)} targets in regions {', '.join(regions)},"
+        f"{file}: ok, {count} target{'s' if count != 1 else ''} in"
+        f" {'regions' if len(regions) != 1 else 'region'} {', '.join(regions)},"
         f" store {config.store.kind}"
     )
 
@@ -68,11 +84,11 @@ def run(
         typer.Option("--config", "-c", help="TOML config file. Default: the example."),
     ] = None,
     log_level: Annotated[
-        str, typer.Option(help="debug, info, warning or error.")
-    ] = "info",
+        LogLevel, typer.Option(help="Least severe log level to print.")
+    ] = LogLevel.INFO,
 ) -> None:
     """Probe the configured targets, store the points and serve the dashboard."""
-    setup_logging(log_level)
+    setup_logging(log_level.value)
     path = config or EXAMPLE_CONFIG
     try:
         settings = load_config(path)
@@ -84,16 +100,32 @@ def run(
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        service = asyncio.current_task()
+
+        def on_signal(number: int) -> None:
+            if not stop.is_set():
+                stop.set()
+                return
+            # A second signal means the operator will not wait for the round.
+            logging.getLogger(__name__).warning(
+                "second %s: exiting without finishing the probe round",
+                signal.Signals(number).name,
+            )
+            if service is not None:
+                service.cancel()
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, on_signal, number)
         await run_service(settings, stop, announce=lambda text: typer.echo(text))
 
     try:
         asyncio.run(main())
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"cannot start: {exc}", 1) from None
+    except ServiceStartError as exc:
+        raise fail(str(exc), 1) from None
+    except asyncio.CancelledError:
+        raise typer.Exit(130) from None
 
 
 @app.command()
@@ -142,10 +174,8 @@ def probe(
             verify_tls=not insecure,
             ip_version=4 if ipv4 else 6 if ipv6 else None,
         )
-    except ValueError as exc:
-        raise fail(
-            f"invalid URL {url!r}: use an http:// or https:// URL ({exc})"
-        ) from None
+    except ValidationError as exc:
+        raise fail(format_errors(exc)) from None
 
     async def measure() -> list[Measurement]:
         results = []

@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -42,14 +43,24 @@ class Strict(BaseModel):
 
 class ProbeSettings(Strict):
     region: str = Field(default="local", pattern=TAG_VALUE_PATTERN)
-    interval_s: float = Field(default=60.0, gt=0, le=86_400)
-    timeout_s: float = Field(default=10.0, gt=0, le=600)
-    concurrency: int = Field(default=100, ge=1, le=10_000)
+    interval_s: float = Field(strict=True, default=60.0, gt=0, le=86_400)
+    timeout_s: float = Field(strict=True, default=10.0, gt=0, le=600)
+    concurrency: int = Field(strict=True, default=100, ge=1, le=10_000)
 
 
 class SQLiteStoreSettings(Strict):
     kind: Literal["sqlite"] = "sqlite"
+    # Relative paths are relative to the directory beamwatch runs in.
     path: Path = Path("beamwatch.db")
+
+    @field_validator("path")
+    @classmethod
+    def _file_path(cls, value: Path) -> Path:
+        if str(value) in ("", ".") or value.is_dir():
+            raise ValueError(
+                f"{str(value)!r} is not a file path; give a file such as beamwatch.db"
+            )
+        return value
 
 
 # InfluxDB allows more, but these names go into InfluxQL and shell commands
@@ -74,11 +85,11 @@ class InfluxStoreSettings(Strict):
     token: SecretStr | None = None
     org: str | None = None
     bucket: str | None = Field(default=None, pattern=INFLUX_NAME_PATTERN)
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
-    flush_interval_s: float = Field(default=1.0, gt=0, le=300)
-    timeout_s: float = Field(default=10.0, gt=0, le=300)
-    retry_attempts: int = Field(default=5, ge=1, le=20)
-    retry_max_s: float = Field(default=30.0, gt=0, le=3600)
+    batch_size: int = Field(strict=True, default=5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(strict=True, default=1.0, gt=0, le=300)
+    timeout_s: float = Field(strict=True, default=10.0, gt=0, le=300)
+    retry_attempts: int = Field(strict=True, default=5, ge=1, le=20)
+    retry_max_s: float = Field(strict=True, default=30.0, gt=0, le=3600)
     spool_path: Path = Path("beamwatch-spool.db")
 
     @model_validator(mode="after")
@@ -102,18 +113,18 @@ StoreSettings = Annotated[
 
 class ApiSettings(Strict):
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65_535)
+    port: int = Field(strict=True, default=8080, ge=0, le=65_535)
     token: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
-    refresh_s: float = Field(default=5.0, gt=0, le=3600)
+    refresh_s: float = Field(strict=True, default=5.0, gt=0, le=3600)
 
 
 class DemoSettings(Strict):
     """A local origin served by beamwatch itself, so a first run has targets."""
 
-    enabled: bool = False
+    enabled: bool = Field(default=False, strict=True)
     host: str = "127.0.0.1"
-    port: int = Field(default=8081, ge=0, le=65_535)
+    port: int = Field(strict=True, default=8081, ge=0, le=65_535)
 
 
 class Config(Strict):
@@ -126,12 +137,23 @@ class Config(Strict):
     @model_validator(mode="before")
     @classmethod
     def _inherit_probe_defaults(cls, data: Any) -> Any:
-        """Give each target the [probe] region, interval and timeout it omits."""
+        """Give each target the [probe] region, interval and timeout it omits.
+
+        Also default the store kind to "sqlite" when [store] omits it.
+        """
         if not isinstance(data, dict):
             return data
+        store = data.get("store")
+        if isinstance(store, dict) and "kind" not in store:
+            data = {**data, "store": {"kind": "sqlite", **store}}
         probe = data.get("probe") or {}
         targets = data.get("targets")
         if not isinstance(probe, dict) or not isinstance(targets, list):
+            return data
+        try:
+            ProbeSettings.model_validate(probe)
+        except ValidationError:
+            # Reported once, under probe.*, rather than again on every target.
             return data
         inherited = []
         for target in targets:
@@ -165,11 +187,19 @@ def format_errors(error: ValidationError) -> str:
                 path += f"[{part}]"
             elif part not in ("sqlite", "influxdb"):
                 path += f".{part}" if path else str(part)
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
+        value = item.get("input")
         if item["type"] == "extra_forbidden":
             message = "unknown field; check its spelling against the example config"
         elif item["type"] == "missing":
             message = "required field is missing"
+        elif item.get("ctx", {}).get("pattern") == TAG_VALUE_PATTERN:
+            message = (
+                f"{value!r} is not a valid label: use 1 to 64 letters, digits,"
+                " '.', '_', ':' or '-', starting with a letter or digit"
+            )
+        elif item["type"] != "value_error" and isinstance(value, str | int | float):
+            message = f"{message} (got {value!r})"
         lines.append(f"{path or '(top level)'}: {message}")
     return "\n".join(lines)
 
@@ -195,7 +225,7 @@ def load_config(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: file not found; pass --config with the path of a TOML file"
+            f"{path}: file not found; check the path of the TOML config file"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None

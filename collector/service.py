@@ -12,7 +12,7 @@ from collector.api import create_app
 from collector.config import Config, InfluxStoreSettings, SQLiteStoreSettings
 from collector.demo import create_demo_app
 from collector.settings import load_api_settings
-from collector.store.base import Store
+from collector.store.base import Store, StoreUnavailable
 from collector.store.influx import open_influx_sink, open_influx_store
 from collector.store.sqlite import SQLiteStore
 from probe.runner import MeasurementSink, Runner
@@ -36,10 +36,25 @@ def layout_of(config: Config) -> dict[str, set[str]]:
     return layout
 
 
-async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+class ServiceStartError(Exception):
+    """A listening socket could not be opened; the message names the setting."""
+
+
+async def start_site(
+    app: web.Application, host: str, port: int, *, setting: str
+) -> web.AppRunner:
+    """Serve `app` on host:port; `setting` names the config key to change on error."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = exc.strerror or str(exc)
+        raise ServiceStartError(
+            f"cannot listen on {host}:{port}: {reason}. Is another beamwatch"
+            f" running? Stop it, or choose another port with {setting}."
+        ) from None
     return runner
 
 
@@ -63,9 +78,22 @@ async def run_service(
     influx_sink: BatchingSink | None = None
     web_runners: list[web.AppRunner] = []
     try:
+        try:
+            await store.ping()
+        except StoreUnavailable as exc:
+            if isinstance(config.store, SQLiteStoreSettings):
+                # A local file that cannot be opened would lose every point.
+                raise ServiceStartError(f"cannot open the store: {exc}") from None
+            # InfluxDB may come back: points wait in the sink's retries and
+            # spool, and the API answers 503 until then.
+            log.warning("store not reachable at start: %s", exc)
+
         if config.demo.enabled:
             demo = await start_site(
-                create_demo_app(), config.demo.host, config.demo.port
+                create_demo_app(),
+                config.demo.host,
+                config.demo.port,
+                setting="[demo] port",
             )
             web_runners.append(demo)
             log.info(
@@ -73,7 +101,12 @@ async def run_service(
             )
 
         app = create_app(store, layout=layout_of(config), settings=api_settings)
-        api = await start_site(app, api_settings.host, api_settings.port)
+        api = await start_site(
+            app,
+            api_settings.host,
+            api_settings.port,
+            setting="[api] port or BEAMWATCH_API_PORT",
+        )
         web_runners.append(api)
         host = api_settings.host
         if ":" in host:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+import yarl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from probe.filbeam import FilBeamRef, Network
@@ -35,6 +36,23 @@ class Outcome(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
 
 
+def check_http_url(url: str) -> None:
+    """Raise ValueError naming the problem unless `url` is a usable http(s) URL."""
+    if any(char.isspace() for char in url):
+        raise ValueError(f"{url!r} contains white space; percent-encode it as %20")
+    try:
+        parsed = yarl.URL(url)
+        port = parsed.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    if not parsed.host:
+        raise ValueError(f"{url!r} has no host; write it as http://HOST[:PORT]/PATH")
+    if port == 0:
+        raise ValueError(f"{url!r} has port 0; use a port from 1 to 65535")
+
+
 class Checks(BaseModel):
     """Assertions a target may declare; a failed one ends as `assertion_failed`."""
 
@@ -43,8 +61,8 @@ class Checks(BaseModel):
     status_codes: tuple[int, ...] = Field(default=(), description="accepted codes")
     body_contains: str | None = None
     body_regex: str | None = None
-    min_bytes: int | None = Field(default=None, ge=0)
-    max_ttfb_ms: float | None = Field(default=None, gt=0)
+    min_bytes: int | None = Field(strict=True, default=None, ge=0)
+    max_ttfb_ms: float | None = Field(strict=True, default=None, gt=0)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
 
     @field_validator("body_regex")
@@ -73,30 +91,39 @@ class Target(BaseModel):
     url: str | None = None
     filbeam: FilBeamRef | None = None
     network: Network | None = None
-    interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    interval_s: float = Field(strict=True, default=60.0, gt=0, le=86_400)
     timeout_s: float = Field(
-        default=10.0, gt=0, le=600, description="deadline for the whole probe"
+        strict=True,
+        default=10.0,
+        gt=0,
+        le=600,
+        description="deadline for the whole probe",
     )
     connect_timeout_s: float | None = Field(
-        default=None, gt=0, le=600, description="limit on the TCP connect alone"
+        strict=True,
+        default=None,
+        gt=0,
+        le=600,
+        description="limit on the TCP connect alone",
     )
     read_timeout_s: float | None = Field(
+        strict=True,
         default=None,
         gt=0,
         le=600,
         description="limit on each wait for response bytes, first byte included",
     )
-    max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
-    max_redirects: int = Field(default=5, ge=0, le=50)
-    verify_tls: bool = True
+    max_bytes: int = Field(strict=True, default=64 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(strict=True, default=5, ge=0, le=50)
+    verify_tls: bool = Field(default=True, strict=True)
     ip_version: Literal[4, 6] | None = None
     checks: Checks = Field(default_factory=Checks)
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        if value is not None:
+            check_http_url(value)
         return value
 
     @model_validator(mode="after")

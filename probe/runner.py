@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from probe.http import ProbeClient
-from probe.models import Measurement, Target
+from probe.models import Measurement, Outcome, Target
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,14 @@ class Runner:
         while not self._stopping.is_set() and (rounds is None or number < rounds):
             number += 1
             started = time.monotonic()
-            measurements = await asyncio.gather(
+            results = await asyncio.gather(
                 *(self._probe_at(client, target, interval_s) for target in targets)
             )
+            # Targets whose start offset had not come when stop() was called
+            # are skipped, so a stop never waits up to half an interval.
+            measurements = [m for m in results if m is not None]
+            if not measurements:
+                break
             summary = RoundSummary(
                 interval_s, number, list(measurements), time.monotonic() - started
             )
@@ -153,11 +158,35 @@ class Runner:
 
     async def _probe_at(
         self, client: ProbeClient, target: Target, interval_s: float
-    ) -> Measurement:
+    ) -> Measurement | None:
+        """Probe `target` at its offset in the round; None if stopped before it."""
         delay = start_offset_s(target, interval_s) + random.uniform(0, self._jitter_s)
-        await asyncio.sleep(delay)
+        await self._sleep_until(time.monotonic() + delay)
+        if self._stopping.is_set():
+            return None
         async with self._semaphore:
-            return await client.probe(target)
+            if self._stopping.is_set():
+                return None
+            try:
+                return await client.probe(target)
+            except Exception as exc:
+                # probe() turns every failure of the target into an outcome, so
+                # reaching this is a bug; keep the other targets probing.
+                log.exception(
+                    "probe of target %s in region %s raised; recorded as %s",
+                    target.name,
+                    target.region,
+                    Outcome.PROTOCOL_ERROR.value,
+                )
+                return Measurement(
+                    time_ms=int(time.time() * 1000),
+                    target=target.name,
+                    provider=target.provider,
+                    region=target.region,
+                    network=target.resolved_network.value,
+                    outcome=Outcome.PROTOCOL_ERROR,
+                    error=f"internal error in the probe: {type(exc).__name__}: {exc}",
+                )
 
     async def _sleep_until(self, deadline: float) -> None:
         remaining_s = max(0.0, deadline - time.monotonic())

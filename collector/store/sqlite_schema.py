@@ -71,9 +71,15 @@ CREATE INDEX IF NOT EXISTS funds_time ON funds (time_ms);
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open the store file at `path`, creating it and its tables if missing."""
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Open the store file at `path`, creating it and its tables if missing.
+
+    The directory must exist already: a typo in the path should fail loudly
+    rather than create a tree of directories somewhere unexpected.
+    """
+    if not path.parent.is_dir():
+        raise sqlite3.OperationalError(
+            f"directory {path.parent} does not exist; create it or change [store] path"
+        )
     connection = sqlite3.connect(path, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")

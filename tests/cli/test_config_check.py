@@ -39,7 +39,7 @@ def test_example_config_is_valid() -> None:
 def test_valid_config_reports_summary(tmp_path: Path) -> None:
     code, output = check(tmp_path, VALID)
     assert code == 0, output
-    assert "1 targets in regions eu-central-1" in output
+    assert "1 target in region eu-central-1" in output
 
 
 @pytest.mark.parametrize(
@@ -79,6 +79,41 @@ def test_valid_config_reports_summary(tmp_path: Path) -> None:
         ),
         pytest.param("[[targets]\n", "invalid TOML", id="toml-syntax"),
         pytest.param(
+            VALID.replace("8000", "99999"),
+            "targets[0].url: 'http://127.0.0.1:99999/small.bin' is not a valid URL",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            VALID.replace("127.0.0.1:8000", "[::1:8000"),
+            "Invalid IPv6 URL",
+            id="broken-ipv6",
+        ),
+        pytest.param(
+            VALID.replace("small.bin", "a file.bin"),
+            "contains white space",
+            id="url-with-space",
+        ),
+        pytest.param(
+            VALID.replace("interval_s = 30", "interval_s = true"),
+            "probe.interval_s: Input should be a valid number (got True)",
+            id="bool-interval",
+        ),
+        pytest.param(
+            VALID + '\n[api]\nport = "8080"\n',
+            "api.port: Input should be a valid integer (got '8080')",
+            id="quoted-port",
+        ),
+        pytest.param(
+            VALID + '\n[store]\npath = ""\n',
+            "store.path: '.' is not a file path",
+            id="empty-store-path",
+        ),
+        pytest.param(
+            VALID + '\n[api]\ntoken = "short"\n',
+            "at least 16 characters",
+            id="short-token",
+        ),
+        pytest.param(
             "[probe]\n", "targets: required field is missing", id="no-targets"
         ),
     ],
@@ -105,6 +140,28 @@ filbeam = {{ payer = "{wrong}", piece_cid = "{PIECE_CID}" }}
     assert code == 2
     assert "targets[0].filbeam.payer" in output
     assert f"did you mean {payer}" in output
+
+
+def test_bad_probe_default_reported_once(tmp_path: Path) -> None:
+    code, output = check(tmp_path, VALID.replace("interval_s = 30", 'interval_s = "x"'))
+    assert code == 2
+    assert "probe.interval_s" in output
+    assert "targets[0].interval_s" not in output
+
+
+def test_store_kind_defaults_to_sqlite(tmp_path: Path) -> None:
+    code, output = check(tmp_path, VALID + '\n[store]\npath = "points.db"\n')
+    assert code == 0, output
+    assert "store sqlite" in output
+
+
+def test_environment_checked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BEAMWATCH_API_PORT", "abc")
+    code, output = check(tmp_path, VALID)
+    assert code == 2
+    assert "port" in output
 
 
 def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:

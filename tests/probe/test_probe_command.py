@@ -77,4 +77,6 @@ def test_probe_rejects_non_http_url() -> None:
     result = runner.invoke(app, ["probe", "ftp://127.0.0.1/file"])
 
     assert result.exit_code == 2
-    assert "invalid URL 'ftp://127.0.0.1/file'" in result.output
+    assert (
+        "url: 'ftp://127.0.0.1/file' is not an http:// or https:// URL" in result.output
+    )

@@ -1,0 +1,87 @@
+"""`beamwatch run` refusing to start, and stopping promptly."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.servers import free_port, wait_for_port
+
+
+def write_config(path: Path, *, api_port: int, store: str, interval_s: int) -> None:
+    path.write_text(
+        f"""
+[probe]
+interval_s = {interval_s}
+
+[store]
+path = "{store}"
+
+[api]
+port = {api_port}
+
+[[targets]]
+name = "refused"
+provider = "local"
+url = "http://127.0.0.1:{free_port()}/"
+"""
+    )
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=config.parent,
+    )
+
+
+def test_missing_store_directory_fails_fast(tmp_path: Path) -> None:
+    config = tmp_path / "beamwatch.toml"
+    store = tmp_path / "absent" / "points.db"
+    write_config(config, api_port=free_port(), store=str(store), interval_s=10)
+
+    _, stderr = start(config).communicate(timeout=30)
+
+    assert f"directory {store.parent} does not exist" in stderr
+    assert "Traceback" not in stderr
+    assert not store.parent.exists()
+
+
+def test_port_in_use_names_setting(tmp_path: Path) -> None:
+    config = tmp_path / "beamwatch.toml"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        write_config(config, api_port=port, store="points.db", interval_s=10)
+        process = start(config)
+        _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in stderr
+    assert "[api] port or BEAMWATCH_API_PORT" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_stop_skips_probes_not_started(tmp_path: Path) -> None:
+    config = tmp_path / "beamwatch.toml"
+    api_port = free_port()
+    # A 600 s interval starts the target up to 300 s into the round.
+    write_config(config, api_port=api_port, store="points.db", interval_s=600)
+    process = start(config)
+    wait_for_port("127.0.0.1", api_port)
+
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 0, stderr
+    assert time.monotonic() - started < 5
+    assert "stopped" in stderr
