@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestServer
 
 from probe.http import ProbeClient
 from probe.models import Outcome, Target
+from tests.support.servers import Nginx
 
 
 def make_target(url: str) -> Target:
@@ -54,3 +55,12 @@ async def test_host_name_has_dns_phase(
     assert measurement.outcome is Outcome.OK, measurement.error
     assert measurement.dns_ms is not None
     assert measurement.dns_ms >= 0
+
+
+async def test_nginx_500_is_http_error(client: ProbeClient, nginx: Nginx) -> None:
+    measurement = await client.probe(make_target(f"{nginx.base_url}/status-500"))
+
+    assert measurement.outcome is Outcome.HTTP_ERROR
+    assert measurement.status_code == 500
+    assert measurement.error == "HTTP 500"
+    assert measurement.ttfb_ms is not None
