@@ -4,9 +4,9 @@
 
 Each case runs curl, beamwatch and Prometheus blackbox_exporter one after
 another, in alternating order, against the same URL, N times. beamwatch runs
-twice: as configured by default, with kernel arrival stamps, and as
-`bw-nokernel`, stamping bytes where its event loop handles them, which is
-what curl and blackbox_exporter do in their own processes. On nginx a fourth
+twice: as configured by default, stamping bytes where its event loop handles
+them, which is what curl and blackbox_exporter do in their own processes,
+and as `bw-kernel`, with kernel arrival stamps. On nginx a fourth
 reference, `spin`, polls its socket without sleeping and so sees each byte
 as it arrives. Per phase it
 prints the median of the paired differences (prober minus curl) and the
@@ -78,13 +78,36 @@ modules:
 """
 
 
+# asyncio's timers wake through epoll, whose timeout has millisecond
+# granularity, so a plain asyncio.sleep(0.3) ends up to about 1 ms late, and
+# by a different amount for each request. That jitter lands in the paired
+# differences although it belongs to neither prober. The origin therefore
+# sleeps until SPIN_MARGIN_S before its deadline and spins on the clock for
+# the rest; it serves one request at a time here, so the spin blocks nobody.
+SPIN_MARGIN_S = 0.003
+
+
+async def wait_precisely(delay_s: float) -> None:
+    deadline = time.perf_counter() + delay_s
+    if delay_s > SPIN_MARGIN_S:
+        await asyncio.sleep(delay_s - SPIN_MARGIN_S)
+    while time.perf_counter() < deadline:
+        pass
+
+
+async def header_delayed(request: web.Request) -> web.Response:
+    """Hold the headers for `ms` milliseconds, then send 1 KiB."""
+    await wait_precisely(int(request.match_info["ms"]) / 1000)
+    return web.Response(body=b"b" * 1024, content_type="application/octet-stream")
+
+
 async def body_delayed(request: web.Request) -> web.StreamResponse:
     """Send the headers at once, then the 1 KiB body after `ms` milliseconds."""
     delay_ms = int(request.match_info["ms"])
     response = web.StreamResponse()
     response.content_length = 1024
     await response.prepare(request)
-    await asyncio.sleep(delay_ms / 1000)
+    await wait_precisely(delay_ms / 1000)
     await response.write(b"b" * 1024)
     await response.write_eof()
     return response
@@ -93,6 +116,7 @@ async def body_delayed(request: web.Request) -> web.StreamResponse:
 def serve_origin(port: int, cert: str | None, key: str | None) -> None:
     app = create_demo_app()
     app.router.add_get("/body-delay/{ms}", body_delayed)
+    app.router.add_get("/header-delay/{ms}", header_delayed)
     context = None
     if cert is not None and key is not None:
         import ssl
@@ -194,7 +218,7 @@ class BeamwatchProber:
     """Runs ProbeClient in this process on its own event loop."""
 
     def __init__(
-        self, loop_kind: str = "asyncio", *, kernel_stamps: bool = True
+        self, loop_kind: str = "asyncio", *, kernel_stamps: bool = False
     ) -> None:
         if loop_kind == "uvloop":
             import uvloop
@@ -347,7 +371,7 @@ def main() -> None:
     args = parser.parse_args()
 
     beamwatch = BeamwatchProber(args.loop)
-    loop_stamped = BeamwatchProber(args.loop, kernel_stamps=False)
+    kernel_stamped = BeamwatchProber(args.loop, kernel_stamps=True)
     with (
         tempfile.TemporaryDirectory(prefix="beamwatch-bench-") as work,
         run_nginx(Path(work) / "nginx") as nginx,
@@ -357,14 +381,14 @@ def main() -> None:
     ):
         probers: dict[str, Callable[[str], Timings]] = {
             "beamwatch": beamwatch,
-            "bw-nokernel": loop_stamped,
+            "bw-kernel": kernel_stamped,
             "blackbox": BlackboxProber(blackbox_url),
             "spin": spin_timings,
         }
         cases = [
             Case("nginx, plain HTTP", f"{nginx.base_url}/small.bin", True),
             Case("aiohttp, TLS", f"{tls_origin}/delay/0"),
-            Case("aiohttp, header delay 300 ms", f"{plain_origin}/delay/300"),
+            Case("aiohttp, header delay 300 ms", f"{plain_origin}/header-delay/300"),
             Case("aiohttp, body delay 200 ms", f"{plain_origin}/body-delay/200"),
         ]
         print(
@@ -383,7 +407,7 @@ def main() -> None:
             report(case, compare(case, chosen, args.repetitions))
         print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
     beamwatch.close()
-    loop_stamped.close()
+    kernel_stamped.close()
 
 
 if __name__ == "__main__":

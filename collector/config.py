@@ -46,6 +46,9 @@ class ProbeSettings(Strict):
     interval_s: float = Field(strict=True, default=60.0, gt=0, le=86_400)
     timeout_s: float = Field(strict=True, default=10.0, gt=0, le=600)
     concurrency: int = Field(strict=True, default=100, ge=1, le=10_000)
+    # Stamp bytes at the kernel's arrival time instead of where the event loop
+    # reads them (Linux only); see ProbeClient.
+    kernel_stamps: bool = Field(default=False, strict=True)
 
 
 class SQLiteStoreSettings(Strict):

@@ -124,7 +124,12 @@ async def run_service(
         else:
             sink = store.write
 
-        runner = Runner(config.targets, sink, concurrency=config.probe.concurrency)
+        runner = Runner(
+            config.targets,
+            sink,
+            concurrency=config.probe.concurrency,
+            kernel_stamps=config.probe.kernel_stamps,
+        )
         probing = asyncio.create_task(runner.run())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({probing, stopping}, return_when=asyncio.FIRST_COMPLETED)

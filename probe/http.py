@@ -54,13 +54,16 @@ class ProbeClient:
         self,
         *,
         clock: Callable[[], float] = time.perf_counter,
-        kernel_stamps: bool = True,
+        kernel_stamps: bool = False,
     ) -> None:
         """Create a client that stamps with `clock`.
 
-        With `kernel_stamps=False` bytes and the TCP handshake are stamped
-        where the event loop handles them, as curl does in its own process,
-        instead of at the kernel's arrival times.
+        By default bytes and the TCP handshake are stamped where the event
+        loop handles them, as curl and blackbox_exporter do in their own
+        processes, so the figures agree with theirs. `kernel_stamps=True`
+        takes the kernel's arrival times instead (Linux only): they leave out
+        the client's own wake-up delay, which keeps figures steady when the
+        prober is busy, but read lower than curl by that delay.
         """
         self._clock = clock
         self._kernel_stamps = kernel_stamps

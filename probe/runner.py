@@ -70,10 +70,12 @@ class Runner:
         jitter_s: float = 0.05,
         on_round: Callable[[RoundSummary], None] | None = None,
         lag_period_s: float = 0.5,
+        kernel_stamps: bool = False,
     ) -> None:
         if not targets:
             raise ValueError("the runner needs at least one target")
         self._targets = list(targets)
+        self._kernel_stamps = kernel_stamps
         self._sink = sink
         self._semaphore = asyncio.Semaphore(concurrency)
         self._jitter_s = jitter_s
@@ -91,7 +93,7 @@ class Runner:
         groups: dict[float, list[Target]] = {}
         for target in self._targets:
             groups.setdefault(target.interval_s, []).append(target)
-        async with ProbeClient() as client:
+        async with ProbeClient(kernel_stamps=self._kernel_stamps) as client:
             lag_watch = asyncio.create_task(self._watch_loop_lag())
             workers = [
                 asyncio.create_task(
