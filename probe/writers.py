@@ -86,6 +86,18 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def auth_headers(
+    *, username: str | None, password: str | None, token: str | None
+) -> dict[str, str]:
+    """Return the InfluxDB Authorization header: a token wins over user/password."""
+    if token:
+        return {"Authorization": f"Token {token}"}
+    if username:
+        pair = f"{username}:{password or ''}".encode()
+        return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    return {}
+
+
 class LineWriter(Protocol):
     """Posts one body of newline-separated lines; raises a WriteError on failure."""
 
@@ -118,12 +130,10 @@ class V1Writer:
         self._params = {"db": database, "precision": "ms"}
         if retention_policy:
             self._params["rp"] = retention_policy
-        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if token:
-            self._headers["Authorization"] = f"Token {token}"
-        elif username:
-            pair = f"{username}:{password or ''}".encode()
-            self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        self._headers = {
+            "Content-Type": "text/plain; charset=utf-8",
+            **auth_headers(username=username, password=password, token=token),
+        }
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 

@@ -10,13 +10,13 @@ statements of `InfluxStore` in collector.store.influx share.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from typing import Any
 
 import aiohttp
 
 from collector.store.base import QueryFilter, StoreUnavailable
+from probe.writers import auth_headers
 
 Row = dict[str, Any]
 # One result series: its tags and its rows as column -> value.
@@ -56,12 +56,7 @@ class InfluxQLClient:
     ) -> None:
         self._url = url.rstrip("/")
         self._database = database
-        self._headers: dict[str, str] = {}
-        if token:
-            self._headers["Authorization"] = f"Token {token}"
-        elif username:
-            pair = f"{username}:{password or ''}".encode()
-            self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        self._headers = auth_headers(username=username, password=password, token=token)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
