@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from collector.config import ConfigError, format_errors, load_config
@@ -47,12 +48,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+class BadRequestLineFilter(logging.Filter):
+    """Log aiohttp's rejection of a malformed request as one WARNING line.
+
+    aiohttp answers an over-long or malformed request line itself and logs it
+    at ERROR with a traceback, so any client could fill the log with them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "rejected a malformed HTTP request: %s"
+            record.args = (error.message,)
+            record.exc_info = None
+        return True
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("aiohttp.server").addFilter(BadRequestLineFilter())
 
 
 @config_app.command("check")
