@@ -28,7 +28,7 @@ from probe.failures import (
     family_mismatch,
     timeout_text,
 )
-from probe.models import Measurement, Outcome, Target
+from probe.models import Measurement, Outcome, Target, start_measurement
 from probe.sockets import ACTIVE_PROBE, open_timestamp_keeper, start_probe
 from probe.stamping import stamping_connector, stamping_ssl_context
 from probe.timing import PhaseStamps, RedirectLoopError, build_trace_config, phases
@@ -101,14 +101,7 @@ class ProbeClient:
 
     async def probe(self, target: Target) -> Measurement:
         """Probe `target` once, within its timeout, and return what happened."""
-        measurement = Measurement(
-            time_ms=int(time.time() * 1000),
-            target=target.name,
-            provider=target.provider,
-            region=target.region,
-            network=target.resolved_network.value,
-            outcome=Outcome.OK,
-        )
+        measurement = start_measurement(target)
         url = URL(target.resolved_url)
         family_error = family_mismatch(url, target)
         if family_error is not None:

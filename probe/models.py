@@ -7,6 +7,7 @@ schema that users query in InfluxDB, so renaming one is a breaking change.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -200,3 +201,15 @@ class Measurement:
 TAG_NAMES = ("region", "provider", "target", "network", "outcome")
 FLOAT_FIELDS = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "download_ms", "total_ms")
 INT_FIELDS = ("status_code", "bytes", "redirects")
+
+
+def start_measurement(target: Target, outcome: Outcome = Outcome.OK) -> Measurement:
+    """Return a Measurement of `target` stamped now, with its tags filled in."""
+    return Measurement(
+        time_ms=int(time.time() * 1000),
+        target=target.name,
+        provider=target.provider,
+        region=target.region,
+        network=target.resolved_network.value,
+        outcome=outcome,
+    )

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from probe.http import ProbeClient
-from probe.models import Measurement, Outcome, Target
+from probe.models import Measurement, Outcome, Target, start_measurement
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +180,11 @@ class Runner:
                     target.region,
                     Outcome.PROTOCOL_ERROR.value,
                 )
-                return Measurement(
-                    time_ms=int(time.time() * 1000),
-                    target=target.name,
-                    provider=target.provider,
-                    region=target.region,
-                    network=target.resolved_network.value,
-                    outcome=Outcome.PROTOCOL_ERROR,
-                    error=f"internal error in the probe: {type(exc).__name__}: {exc}",
+                measurement = start_measurement(target, Outcome.PROTOCOL_ERROR)
+                measurement.error = (
+                    f"internal error in the probe: {type(exc).__name__}: {exc}"
                 )
+                return measurement
 
     async def _sleep_until(self, deadline: float) -> None:
         remaining_s = max(0.0, deadline - time.monotonic())
