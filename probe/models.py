@@ -22,7 +22,7 @@ TAG_VALUE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 
 class Outcome(StrEnum):
-    """How one probe attempt ended. Exactly one per measurement."""
+    """The end state of one probe attempt, exactly one per measurement."""
 
     OK = "ok"
     HTTP_ERROR = "http_error"
