@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
+from yarl import URL
 
 from collector.config import ConfigError, format_errors, load_config
 from collector.influx_cli import influx_app, spool_app
@@ -217,10 +218,15 @@ def render(measurement: Measurement, url: str, as_json: bool) -> str:
     """
     data = measurement.to_dict()
     if as_json:
+        # Microseconds are more than the clock's accuracy on a busy machine.
+        for name in PHASE_FIELDS:
+            if data[name] is not None:
+                data[name] = round(data[name], 3)
         return json.dumps(data, sort_keys=True)
     status = measurement.status_code if measurement.status_code is not None else "-"
+    shown_url = str(URL(url).with_password("***")) if URL(url).password else url
     lines = [
-        f"GET {url} -> {status} {measurement.outcome.value}"
+        f"GET {shown_url} -> {status} {measurement.outcome.value}"
         f" ({measurement.bytes} bytes, HTTP/{measurement.http_version or '-'},"
         f" {measurement.remote_ip or '-'})"
     ]
