@@ -7,7 +7,7 @@ another, in alternating order, against the same URL, N times. beamwatch runs
 twice: as configured by default, stamping bytes where its event loop handles
 them, which is what curl and blackbox_exporter do in their own processes,
 and as `bw-kernel`, with kernel arrival stamps. On nginx a fourth
-reference, `spin`, polls its socket without sleeping and so sees each byte
+reference, `spin`, polls its socket without sleeping and so reads each byte
 as it arrives. Per phase it
 prints the median of the paired differences (prober minus curl) and the
 median of their absolute values. curl's `-w` timings are the reference:
@@ -85,7 +85,7 @@ modules:
 # by a different amount for each request. That jitter lands in the paired
 # differences although it belongs to neither prober. The origin therefore
 # sleeps until SPIN_MARGIN_S before its deadline and spins on the clock for
-# the rest; it serves one request at a time here, so the spin blocks nobody.
+# the rest; it serves one request at a time here, so the spin delays no other request.
 SPIN_MARGIN_S = 0.003
 
 
@@ -159,7 +159,7 @@ def run_origin(tls_dir: Path | None = None) -> Iterator[str]:
 def spin_timings(url: str) -> Timings:
     """Time a plain-HTTP GET with a client that polls without ever sleeping.
 
-    It sees a byte within microseconds of its arrival, with no scheduler
+    It reads a byte within microseconds of its arrival, with no scheduler
     wake-up in between, so it shows where the true arrival times lie. It
     burns a CPU for the whole request and is only a benchmark reference.
     """
@@ -330,7 +330,7 @@ class BlackboxProber:
 class Case:
     name: str
     url: str
-    # The spinning client holds a whole CPU for the request, which on a small
+    # The spinning client occupies a whole CPU for the request, which on a small
     # machine slows an origin that has to wake up after a delay.
     spin_reference: bool = False
 

@@ -51,7 +51,7 @@ CACHE_KEY = web.AppKey("cache", TTLCache)
 HUB_KEY = web.AppKey("hub", StreamHub)
 OPENAPI_KEY = web.AppKey("openapi", bytes)
 
-# aiohttp answers a longer request line with a plain-text 400 before any
+# aiohttp rejects a longer request line with a plain-text 400 before any
 # handler runs and logs it at ERROR. Its default of 8190 bytes is raised so
 # that a query parameter over MAX_PARAMETER_CHARS still reaches parse_params
 # and gets a JSON 400 naming it.

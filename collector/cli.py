@@ -9,7 +9,7 @@ import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from aiohttp.http_exceptions import HttpProcessingError
@@ -52,7 +52,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 class BadRequestLineFilter(logging.Filter):
     """Log aiohttp's rejection of a malformed request as one WARNING line.
 
-    aiohttp answers an over-long or malformed request line itself and logs it
+    aiohttp rejects an over-long or malformed request line itself and logs it
     at ERROR with a traceback, so any client could fill the log with them.
     """
 
@@ -104,7 +104,7 @@ def run(
         typer.Option("--config", "-c", help="TOML config file. Default: the example."),
     ] = None,
     log_level: Annotated[
-        LogLevel, typer.Option(help="Least severe log level to print.")
+        LogLevel, typer.Option(help="Minimum level of the log lines to print.")
     ] = LogLevel.INFO,
 ) -> None:
     """Probe the configured targets, store the points and serve the dashboard."""
@@ -182,6 +182,11 @@ def probe(
     """Measure one URL and print its phases; exit 1 if any probe is not ok."""
     if ipv4 and ipv6:
         raise fail("choose at most one of -4 and -6")
+    ip_version: Literal[4, 6] | None = None
+    if ipv4:
+        ip_version = 4
+    elif ipv6:
+        ip_version = 6
     try:
         target = Target(
             name="cli",
@@ -192,7 +197,7 @@ def probe(
             max_bytes=max_bytes,
             max_redirects=max_redirects,
             verify_tls=not insecure,
-            ip_version=4 if ipv4 else 6 if ipv6 else None,
+            ip_version=ip_version,
         )
     except ValidationError as exc:
         raise fail(format_errors(exc)) from None
@@ -224,16 +229,18 @@ def render(measurement: Measurement, url: str, as_json: bool) -> str:
                 data[name] = round(data[name], 3)
         return json.dumps(data, sort_keys=True)
     status = measurement.status_code if measurement.status_code is not None else "-"
-    shown_url = str(URL(url).with_password("***")) if URL(url).password else url
+    display_url = url
+    if URL(url).password:
+        display_url = str(URL(url).with_password("***"))
     lines = [
-        f"GET {shown_url} -> {status} {measurement.outcome.value}"
+        f"GET {display_url} -> {status} {measurement.outcome.value}"
         f" ({measurement.bytes} bytes, HTTP/{measurement.http_version or '-'},"
         f" {measurement.remote_ip or '-'})"
     ]
     for name in PHASE_FIELDS:
         value = data[name]
-        shown = f"{value:10.2f} ms" if value is not None else f"{'-':>10}"
-        lines.append(f"  {name.removesuffix('_ms'):<9}{shown}")
+        cell = f"{value:10.2f} ms" if value is not None else f"{'-':>10}"
+        lines.append(f"  {name.removesuffix('_ms'):<9}{cell}")
     if measurement.redirects:
         lines.append(f"  redirects {measurement.redirects}")
     if measurement.connection_reused:

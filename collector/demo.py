@@ -1,7 +1,7 @@
 """A local origin with set delays, so a first `beamwatch run` has real targets.
 
-`GET /delay/{ms}?bytes=N` holds its headers for `ms` milliseconds, then sends
-N bytes; `GET /status/{code}` answers with that status. Nothing is faked: the
+`GET /delay/{ms}?bytes=N` delays its headers for `ms` milliseconds, then sends
+N bytes; `GET /status/{code}` responds with that status. Nothing is faked: the
 probes measure this server over loopback like any other.
 """
 

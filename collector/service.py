@@ -84,8 +84,8 @@ async def run_service(
             if isinstance(config.store, SQLiteStoreSettings):
                 # A local file that cannot be opened would lose every point.
                 raise ServiceStartError(f"cannot open the store: {exc}") from None
-            # InfluxDB may come back: points wait in the sink's retries and
-            # spool, and the API answers 503 until then.
+            # InfluxDB may come back, because points wait in the sink's retries
+            # and spool, and the API returns 503 until then.
             log.warning("store not reachable at start: %s", exc)
 
         if config.demo.enabled:

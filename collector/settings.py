@@ -32,7 +32,7 @@ from collector.config import (
 
 
 class ApiServerSettings(BaseSettings):
-    """Where the API listens, who may read costs, and how long responses are reused."""
+    """API settings: the listening address, the costs token and the cache lifetimes."""
 
     model_config = SettingsConfigDict(
         env_prefix="BEAMWATCH_API_",

@@ -1,4 +1,4 @@
-"""Statistics shared by every store, so both answer with the same numbers."""
+"""Statistics shared by every store, so both return the same numbers."""
 
 from __future__ import annotations
 

@@ -72,8 +72,8 @@ function main() {
     onPoints: refreshData,
     onAlert: (alert) => {
       ticker.prepend(alert);
-      // The stream has no routing event, and the collector refreshes its
-      // routing answer when alerts arrive, so reload the table with them.
+      // The stream has no routing event, and routing changes come with
+      // alerts, so reload the table whenever an alert arrives.
       refreshRouting();
     },
     onStore: health.refresh,

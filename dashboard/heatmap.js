@@ -103,7 +103,7 @@ export function createHeatmap({ onLayout = () => {} } = {}) {
   const note = document.getElementById("heatmap-note");
   const legend = document.getElementById("heatmap-legend");
 
-  // Only the newest request may render, so a slow answer for the previous
+  // Only the newest request may render, so a slow response for the previous
   // stat or window cannot replace the current one.
   let latestRequest = 0;
 

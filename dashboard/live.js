@@ -45,8 +45,8 @@ export function startLive({
       // Catch up on whatever happened while the stream was down.
       onPoll();
     });
-    // Every open dashboard hears the same event at once; a random delay of up
-    // to 0.5 s spreads their re-fetches so they do not queue at the API.
+    // Every open dashboard receives the same event at once. A random delay of
+    // up to 0.5 s spreads their re-fetches, so they do not queue at the API.
     source.addEventListener("points", (event) => {
       const data = parseData(event);
       setTimeout(() => onPoints(data), Math.random() * REFETCH_SPREAD_MS);

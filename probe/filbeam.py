@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 ADDRESS_PATTERN = re.compile(r"^0x[0-9a-fA-F]{40}$")
 BASE32_LOWER = re.compile(r"^b[a-z2-7]+$")
 
-# What FilBeam's status codes mean, so an outcome's error text tells them apart.
+# Meanings of FilBeam's error statuses, so an outcome's error text distinguishes them.
 STATUS_MEANINGS = {
     402: "payment required: the payer's Filecoin Pay account cannot cover egress",
     403: "forbidden: the payer or data set is not allowed to serve this piece",
@@ -104,7 +104,7 @@ def check_piece_cid(cid: str) -> str:
         raise ValueError(f"{cid!r} is CID version {version}; expected version 1")
     if len(raw) - offset != digest_length:
         raise ValueError(
-            f"{cid!r} is not a valid CID: its multihash says {digest_length} bytes"
+            f"{cid!r} is not a valid CID: its multihash declares {digest_length} bytes"
             f" but {len(raw) - offset} follow"
         )
     return cid

@@ -111,7 +111,7 @@ class BatchingSink:
         """
         await self.flush()
         if self._task is not None:
-            # An empty batch tells the loop to stop after the work before it.
+            # An empty batch signals the loop to stop after the work queued before it.
             await self._queue.put([])
             await self._task
             self._task = None

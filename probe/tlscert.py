@@ -1,8 +1,8 @@
 """The expiry of a server's TLS certificate, read even when it fails verification.
 
-A verified handshake hands over the certificate; a failed one does not, so for
-a certificate that failed verification the probe opens one more connection
-without verification just to read it. The expiry comes straight from the
+A verified handshake makes the certificate available, but a failed one does
+not. For a certificate that failed verification, the probe therefore opens one
+more connection without verification just to read it. The expiry comes straight from the
 certificate's DER encoding (X.509 `tbsCertificate.validity.notAfter`), so the
 probe needs no X.509 library.
 """

@@ -1,6 +1,6 @@
-"""Stores: where measurements are kept and the questions the API asks of them.
+"""Stores: where measurements are kept, and the queries the API runs on them.
 
-Two backends answer the same `Store` protocol: SQLite (embedded, the default)
+Two backends implement the same `Store` protocol: SQLite (embedded, the default)
 and InfluxDB. A contract test runs every query on both with the same data.
 """
 

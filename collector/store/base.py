@@ -15,7 +15,7 @@ from probe.models import Measurement
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be reached or answered with an error; retry later."""
+    """The store cannot be reached or returned an error, so retry later."""
 
 
 class Stat(StrEnum):
@@ -116,14 +116,14 @@ class FundsSnapshot:
 
 
 class Store(Protocol):
-    """What every store backend offers the probe runner and the API."""
+    """Interface that every store backend offers the probe runner and the API."""
 
     name: str
 
     async def write(self, measurements: list[Measurement]) -> None: ...
 
     async def ping(self) -> None:
-        """Raise StoreUnavailable unless the store answers."""
+        """Raise StoreUnavailable unless the store responds."""
 
     async def heatmap(
         self, since_ms: int, until_ms: int, stat: Stat

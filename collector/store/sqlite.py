@@ -1,7 +1,7 @@
 """The embedded store: one SQLite file in WAL mode, with the InfluxDB schema as tables.
 
 Every call runs on one worker thread that owns the connection, so the event
-loop never blocks on disk and SQLite sees a single writer.
+loop never blocks on disk and SQLite has a single writer.
 """
 
 from __future__ import annotations

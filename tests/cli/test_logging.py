@@ -10,11 +10,12 @@ from aiohttp.http_exceptions import LineTooLong
 from collector.cli import BadRequestLineFilter
 
 
-def test_long_request_line_logged_as_warning() -> None:
+def record_of(error: Exception) -> logging.LogRecord:
+    """Return the record aiohttp logs when handling a request raised `error`."""
     try:
-        raise LineTooLong(b"/api/metrics?region=aaaa", "16384")
-    except LineTooLong:
-        record = logging.LogRecord(
+        raise error
+    except Exception:
+        return logging.LogRecord(
             "aiohttp.server",
             logging.ERROR,
             __file__,
@@ -23,6 +24,10 @@ def test_long_request_line_logged_as_warning() -> None:
             None,
             sys.exc_info(),
         )
+
+
+def test_long_request_line_logged_as_warning() -> None:
+    record = record_of(LineTooLong(b"/api/metrics?region=aaaa", "16384"))
 
     assert BadRequestLineFilter().filter(record)
     assert record.levelno == logging.WARNING
@@ -31,18 +36,7 @@ def test_long_request_line_logged_as_warning() -> None:
 
 
 def test_other_errors_left_alone() -> None:
-    try:
-        raise RuntimeError("handler bug")
-    except RuntimeError:
-        record = logging.LogRecord(
-            "aiohttp.server",
-            logging.ERROR,
-            __file__,
-            1,
-            "Error handling request",
-            None,
-            sys.exc_info(),
-        )
+    record = record_of(RuntimeError("handler bug"))
 
     assert BadRequestLineFilter().filter(record)
     assert record.levelno == logging.ERROR

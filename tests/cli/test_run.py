@@ -116,9 +116,9 @@ async def test_run_stores_and_serves_heatmap(
     assert len(rows) >= 2
     assert {outcome for _, outcome in rows} == {"ok"}
     ttfbs = sorted(ttfb_ms for ttfb_ms, _ in rows)
-    # The origin holds its headers 300 ms, so nothing may come in under that.
-    # A busy machine can make the origin itself answer late now and then, so
-    # the upper bound holds for the median rather than for every attempt.
+    # The origin delays its headers by 300 ms, so nothing may come in under that.
+    # A busy machine can make the origin itself respond late now and then, so
+    # the upper bound applies to the median rather than to every attempt.
     assert ttfbs[0] >= 300
     assert statistics.median(ttfbs) < 320
 

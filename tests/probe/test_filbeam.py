@@ -87,12 +87,12 @@ def test_piece_cid_is_accepted() -> None:
         pytest.param(PIECE_CID.upper(), "is not a base32 CIDv1", id="upper-case"),
         pytest.param("z" + PIECE_CID[1:], "is not a base32 CIDv1", id="base58-prefix"),
         pytest.param(PIECE_CID[:12], "do not encode whole bytes", id="cut-mid-byte"),
-        pytest.param(PIECE_CID[:16], "multihash says", id="truncated"),
+        pytest.param(PIECE_CID[:16], "multihash declares", id="truncated"),
         pytest.param(
             make_cid(b"\x01" * 32, version=2), "CID version 2", id="version-2"
         ),
         pytest.param(
-            make_cid(b"\x01" * 32, declared_length=20), "multihash says", id="length"
+            make_cid(b"\x01" * 32, declared_length=20), "multihash declares", id="length"
         ),
         pytest.param("b", "is not a base32 CIDv1", id="empty"),
         pytest.param("baa", "truncated varint", id="no-codec"),

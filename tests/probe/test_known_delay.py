@@ -26,7 +26,7 @@ async def test_header_delay_shows_in_ttfb(
     assert measurement.total_ms is not None
     assert measurement.download_ms is not None
     assert measurement.connect_ms is not None
-    # The origin may answer late on a busy machine, never early.
+    # The origin may respond late on a busy machine, never early.
     assert delay_ms <= measurement.ttfb_ms < delay_ms + 100
     assert measurement.connect_ms < 50
     assert measurement.download_ms < 50

@@ -97,7 +97,7 @@ http {{
 def run_nginx(work: Path, *, ipv6: bool = False) -> Iterator[Nginx]:
     """Run nginx on a free loopback port serving files from `work/root`.
 
-    The root holds `small.bin` (1 KiB) and `large.bin` (1 MiB).
+    The root contains `small.bin` (1 KiB) and `large.bin` (1 MiB).
     """
     root = work / "root"
     root.mkdir(parents=True, exist_ok=True)
