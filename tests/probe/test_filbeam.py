@@ -92,7 +92,9 @@ def test_piece_cid_is_accepted() -> None:
             make_cid(b"\x01" * 32, version=2), "CID version 2", id="version-2"
         ),
         pytest.param(
-            make_cid(b"\x01" * 32, declared_length=20), "multihash declares", id="length"
+            make_cid(b"\x01" * 32, declared_length=20),
+            "multihash declares",
+            id="length",
         ),
         pytest.param("b", "is not a base32 CIDv1", id="empty"),
         pytest.param("baa", "truncated varint", id="no-codec"),
