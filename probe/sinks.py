@@ -7,12 +7,18 @@ first before any new batch is written, so the database receives points in order.
 A replay may repeat points InfluxDB already stored (a timeout after a write
 that succeeded); InfluxDB identifies a point by series and timestamp, so the
 repeat overwrites it with the same values.
+
+Another process can mark failed batches pending again (`beamwatch spool
+retry`). The sink reads the spool for pending batches at most every
+`spool_check_interval_s` while it believes the spool empty, so it replays them
+within seconds, without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from tenacity import (
@@ -67,6 +73,7 @@ class BatchingSink:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
         max_queued_batches: int = 4,
+        spool_check_interval_s: float = 5.0,
     ) -> None:
         self._writer = writer
         self.spool = spool
@@ -81,6 +88,8 @@ class BatchingSink:
         self._buffer: list[str] = []
         self._queue: asyncio.Queue[list[str]] = asyncio.Queue(max_queued_batches)
         self._spool_has_pending = False
+        self._spool_check_interval_s = spool_check_interval_s
+        self._next_spool_check = 0.0
         self._task: asyncio.Task[None] | None = None
         self.written_points = 0
         self.spooled_points = 0
@@ -88,6 +97,7 @@ class BatchingSink:
 
     async def start(self) -> None:
         self._spool_has_pending = await asyncio.to_thread(self.spool.has_pending)
+        self._next_spool_check = time.monotonic() + self._spool_check_interval_s
         self._task = asyncio.create_task(self._deliver_forever(), name="influx-sink")
 
     async def __call__(self, measurements: list[Measurement]) -> None:
@@ -128,6 +138,7 @@ class BatchingSink:
             except TimeoutError:
                 # Quiet moment: send the partial batch, or retry the spool.
                 if not self._buffer:
+                    await self._check_spool()
                     if self._spool_has_pending:
                         await self.replay()
                     continue
@@ -146,7 +157,24 @@ class BatchingSink:
                 if from_queue:
                     self._queue.task_done()
 
+    async def _check_spool(self) -> None:
+        """Notice batches that another process marked pending, at most every interval.
+
+        The flag covers batches this sink spooled itself. A busy sink has no
+        quiet moments, so `_deliver` calls this too.
+        """
+        now = time.monotonic()
+        if self._spool_has_pending or now < self._next_spool_check:
+            return
+        self._next_spool_check = now + self._spool_check_interval_s
+        if await asyncio.to_thread(self.spool.has_pending):
+            log.info(
+                "found pending batches in the spool %s; replaying", self.spool.path
+            )
+            self._spool_has_pending = True
+
     async def _deliver(self, batch: list[str]) -> None:
+        await self._check_spool()
         if self._spool_has_pending:
             await self.replay()
         if self._spool_has_pending:

@@ -4,10 +4,17 @@ One SQLite file (WAL mode) with one row per batch, in arrival order. A batch is
 `pending` after a transient failure outlasted the retries, and is replayed
 oldest first once the database responds again. It is `failed` after a permanent
 failure (bad line protocol, bad credentials, no such database): it stays, with
-the database's message, until an operator looks at `beamwatch spool status`,
-because replaying it unchanged would fail the same way.
+the database's message, out of every replay, because replaying it unchanged
+would fail the same way. An operator lists it with `beamwatch spool status`,
+and after fixing the cause (creating the database, replacing the token) marks
+it pending again with `beamwatch spool retry`, or deletes it with
+`beamwatch spool drop`.
 
-Methods are synchronous and short; async callers run them in a worker thread.
+The running sink and those commands open the same file from two processes.
+Changes that read before they write run in one `BEGIN IMMEDIATE` transaction,
+and every connection waits up to `BUSY_TIMEOUT_MS` for the other's lock
+instead of failing. Methods are synchronous and short; async callers run them
+in a worker thread.
 NOTE: on AWS Lambda `/tmp` does not outlive the instance, so a spool there
 needs durable storage (S3 or SQS) that this module does not provide.
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +33,9 @@ PENDING = "pending"
 FAILED = "failed"
 # The first 16 bytes of every SQLite 3 database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
+# How long a connection waits for another connection's write lock.
+BUSY_TIMEOUT_MS = 5000
+SUMMARY_COLUMNS = "id, created_ms, status, points, attempts, last_error"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -42,13 +52,19 @@ CREATE INDEX IF NOT EXISTS batch_status ON batch (status, id);
 
 
 @dataclass(frozen=True, slots=True)
-class SpooledBatch:
+class BatchSummary:
+    """A spooled batch without its lines, as the spool commands list it."""
+
     id: int
     created_ms: int
     status: str
     points: int
     attempts: int
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledBatch(BatchSummary):
     lines: str
 
 
@@ -69,20 +85,33 @@ class SpoolFileError(Exception):
     """A spool path that cannot be read or is not a beamwatch spool."""
 
 
-class Spool:
-    """A SQLite file of batches; safe to share between threads of one process."""
+class SpoolBatchError(Exception):
+    """Batch ids that name no batch, or a batch in the wrong status for a change."""
 
-    def __init__(self, path: Path | str) -> None:
+
+class Spool:
+    """A SQLite file of batches; safe to share between threads of one process.
+
+    `Spool(path)` creates the file and its table when missing. With
+    `create=False` it opens an existing spool only, and raises SpoolFileError
+    when `path` is missing, a directory or not a spool, leaving the file as it
+    was.
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        if not self.path.parent.exists():
+        if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(self.path, check_same_thread=False)
+            self._connection = sqlite3.connect(self.path, check_same_thread=False)
+        else:
+            self._connection = connect_existing(self.path)
+        self._connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._connection.execute("PRAGMA journal_mode=WAL")
         # FULL: a batch acknowledged as spooled survives a power cut.
         self._connection.execute("PRAGMA synchronous=FULL")
-        self._connection.execute("PRAGMA busy_timeout=5000")
-        self._connection.executescript(SCHEMA)
+        if create:
+            self._connection.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -147,6 +176,71 @@ class Spool:
         with self._lock:
             return query_status(self._connection)
 
+    def batches(
+        self, ids: Sequence[int] | None = None, *, status: str | None = None
+    ) -> list[BatchSummary]:
+        """Return the batches `ids` (all when None) with `status` (any when None).
+
+        Raise SpoolBatchError naming the ids that match no batch.
+        """
+        with self._lock:
+            return select_batches(self._connection, ids, status)
+
+    def requeue_failed(self, ids: Sequence[int] | None = None) -> list[BatchSummary]:
+        """Mark failed batches pending again and return them as they were.
+
+        The attempt count restarts at 0 and `last_error` stays until the next
+        attempt. With `ids`, only those batches change, and an id that names
+        no batch or a batch that is not failed raises SpoolBatchError with
+        nothing changed.
+        """
+        with self._write_transaction() as connection:
+            batches = select_batches(connection, ids, None if ids else FAILED)
+            not_failed = [batch for batch in batches if batch.status != FAILED]
+            if not_failed:
+                named = ", ".join(f"{b.id} is {b.status}" for b in not_failed)
+                raise SpoolBatchError(
+                    f"batch {named}, not failed; retry requeues failed batches"
+                    " only, and the sink replays pending ones by itself"
+                )
+            connection.executemany(
+                "UPDATE batch SET status = 'pending', attempts = 0 WHERE id = ?",
+                [(batch.id,) for batch in batches],
+            )
+        return batches
+
+    def delete_batches(
+        self, ids: Sequence[int], *, status: str | None = None
+    ) -> list[BatchSummary]:
+        """Delete the batches `ids` that still exist (with `status`, if given).
+
+        Return the deleted batches. An id whose batch is already gone, because
+        the sink wrote it or another command deleted it, is skipped.
+        """
+        with self._write_transaction() as connection:
+            batches = select_batches(connection, ids, status, missing_ok=True)
+            connection.executemany(
+                "DELETE FROM batch WHERE id = ?", [(batch.id,) for batch in batches]
+            )
+        return batches
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the database's write lock from the first read to the commit.
+
+        A deferred transaction that reads and then writes fails at once with
+        "database is locked" when another connection wrote in between, while
+        BEGIN IMMEDIATE waits for the lock up front.
+        """
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.rollback()
+                raise
+            self._connection.commit()
+
 
 def query_status(connection: sqlite3.Connection) -> SpoolStatus:
     """Count the batches and points per status through `connection`."""
@@ -175,6 +269,43 @@ def query_status(connection: sqlite3.Connection) -> SpoolStatus:
     )
 
 
+def select_batches(
+    connection: sqlite3.Connection,
+    ids: Sequence[int] | None,
+    status: str | None,
+    *,
+    missing_ok: bool = False,
+) -> list[BatchSummary]:
+    """Select batches oldest first by id (all when None) and status (any if None).
+
+    Raise SpoolBatchError for ids that match no batch, unless `missing_ok`.
+    """
+    query = f"SELECT {SUMMARY_COLUMNS} FROM batch"
+    conditions: list[str] = []
+    parameters: list[int | str] = []
+    if ids:
+        conditions.append(f"id IN ({', '.join('?' * len(ids))})")
+        parameters.extend(ids)
+    if status is not None:
+        conditions.append("status = ?")
+        parameters.append(status)
+    if conditions:
+        query += " WHERE " + " AND ".join(conditions)
+    rows = connection.execute(query + " ORDER BY id", parameters).fetchall()
+    batches = [BatchSummary(*row) for row in rows]
+
+    if ids and not missing_ok:
+        found = {batch.id for batch in batches}
+        unknown = sorted(set(ids) - found)
+        if unknown:
+            raise SpoolBatchError(
+                f"no batch with id {', '.join(map(str, unknown))}"
+                + (f" and status {status}" if status else "")
+                + " in the spool; `beamwatch spool status` lists the failed batches"
+            )
+    return batches
+
+
 def read_status(path: Path) -> SpoolStatus:
     """Read the status of the spool at `path` without creating or changing a file.
 
@@ -183,24 +314,47 @@ def read_status(path: Path) -> SpoolStatus:
     its table in whatever SQLite file it is given.
     """
     with open_read_only(path) as connection:
-        try:
-            table = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch'"
-            ).fetchone()
-            if table is None:
-                raise SpoolFileError(
-                    f"{path} is not a beamwatch spool file (it has no batch table)"
-                )
-            return query_status(connection)
-        except sqlite3.Error as exc:
+        check_batch_table(connection, path)
+        return query_status(connection)
+
+
+def check_batch_table(connection: sqlite3.Connection, path: Path) -> None:
+    """Raise SpoolFileError unless the database has the spool's batch table."""
+    try:
+        table = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch'"
+        ).fetchone()
+        if table is None:
             raise SpoolFileError(
-                f"{path} is not a beamwatch spool file ({exc})"
-            ) from None
+                f"{path} is not a beamwatch spool file (it has no batch table)"
+            )
+        connection.execute(f"SELECT {SUMMARY_COLUMNS}, lines FROM batch LIMIT 0")
+    except sqlite3.Error as exc:
+        raise SpoolFileError(f"{path} is not a beamwatch spool file ({exc})") from None
 
 
-@contextmanager
-def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """Open a SQLite file read-only after checking that it is one."""
+def connect_existing(path: Path) -> sqlite3.Connection:
+    """Open an existing spool read-write, creating no file and changing none.
+
+    The batch table is checked before the caller switches the journal to WAL,
+    which would change any other SQLite file it was given.
+    """
+    check_sqlite_file(path)
+    uri = path.resolve().as_uri() + "?mode=rw"
+    try:
+        connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise SpoolFileError(f"cannot open {path}: {exc}") from None
+    try:
+        check_batch_table(connection, path)
+    except SpoolFileError:
+        connection.close()
+        raise
+    return connection
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Raise SpoolFileError unless `path` is a readable SQLite 3 file."""
     if path.is_dir():
         raise SpoolFileError(
             f"{path} is a directory, not a beamwatch spool file; pass the spool file"
@@ -216,6 +370,12 @@ def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
         raise SpoolFileError(
             f"{path} is not a beamwatch spool file (file is not a database)"
         )
+
+
+@contextmanager
+def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open a SQLite file read-only after checking that it is one."""
+    check_sqlite_file(path)
 
     # mode=ro alone still creates the -wal and -shm files of a WAL database
     # and leaves them behind. Without a -wal file, every committed batch is in
