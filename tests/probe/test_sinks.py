@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from typer.testing import CliRunner
 
+from collector.cli import app
 from probe.models import Measurement, Outcome, Target
 from probe.runner import Runner
 from probe.sinks import BatchingSink
-from probe.spool import Spool
+from probe.spool import FAILED, Spool
 from probe.writers import (
     PermanentWriteError,
     TransientWriteError,
@@ -254,6 +256,83 @@ async def test_spooled_batches_replay_in_order(spool: Spool) -> None:
     assert len(stamps) == 8
     assert len(set(stamps)) == 8
     assert spool.status().pending_batches == 0
+
+
+async def wait_for_count(
+    server: InfluxServer, database: str, expected: int, timeout_s: float
+) -> float:
+    """Poll influxd until `database` holds `expected` points; return the seconds."""
+    started = time.monotonic()
+    while await asyncio.to_thread(server.count, database) < expected:
+        if time.monotonic() - started > timeout_s:
+            count = await asyncio.to_thread(server.count, database)
+            raise TimeoutError(f"{database} holds {count} points, not {expected}")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def test_retry_command_reaches_running_sink(
+    influxd: InfluxServer, spool: Spool
+) -> None:
+    """Points rejected with 404 are written once the database exists and retry runs."""
+    sink = BatchingSink(
+        V1Writer(influxd.url, "later"),
+        spool,
+        batch_size=50,
+        spool_check_interval_s=0.5,
+        **FAST_RETRIES,
+    )
+    await sink.start()
+    await sink(points(120))
+    await sink.flush()
+    rejected = spool.status()
+    assert rejected.failed_batches == 3
+    assert rejected.failed_points == 120
+    assert rejected.failures[0][3] is not None
+    assert 'database not found: "later"' in rejected.failures[0][3]
+
+    await asyncio.to_thread(influxd.create_database, "later")
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["spool", "retry", "--spool", str(spool.path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "requeued 3 failed batches, 120 points" in result.output
+    elapsed_s = await wait_for_count(influxd, "later", 120, timeout_s=10.0)
+
+    await sink(points(30, start_ms=1_700_000_100_000))
+    await sink.close()
+
+    assert elapsed_s < 5.0
+    assert influxd.count("later") == 150
+    assert sink.written_points == 150
+    assert spool.status().pending_batches == 0
+    assert spool.status().failed_batches == 0
+
+
+async def test_requeued_batch_failing_again_stops(
+    flaky: tuple[ScriptedDatabase, str], spool: Spool
+) -> None:
+    """A requeued batch the database still rejects is sent once, then kept failed."""
+    database, url = flaky
+    database.script = [(404, {}), (404, {})]
+    sink = BatchingSink(
+        V1Writer(url, "db"), spool, spool_check_interval_s=0.1, **FAST_RETRIES
+    )
+    await sink.start()
+    await sink(points(3))
+    await sink.flush()
+    (failed,) = spool.batches(status=FAILED)
+
+    spool.requeue_failed()
+    await asyncio.sleep(1.0)
+    requests_after_retry = len(database.request_times)
+    await sink.close()
+
+    assert requests_after_retry == 2
+    assert len(database.request_times) == 2
+    (still_failed,) = spool.batches(status=FAILED)
+    assert still_failed.id == failed.id
+    assert still_failed.attempts == 1
 
 
 async def test_unreachable_database_is_transient() -> None:
