@@ -363,8 +363,8 @@ def _count(batches: list[BatchSummary], status: str = "") -> str:
     )
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
+def _plural(count: int, singular: str, plural: str) -> str:
+    return singular if count == 1 else plural
 
 
 def _describe(batch: BatchSummary) -> str:

@@ -158,10 +158,12 @@ class BatchingSink:
                     self._queue.task_done()
 
     async def _check_spool(self) -> None:
-        """Notice batches that another process marked pending, at most every interval.
+        """Query the spool for pending batches, at most every `spool_check_interval_s`.
 
-        The flag covers batches this sink spooled itself. A busy sink has no
-        quiet moments, so `_deliver` calls this too.
+        The flag already covers batches this sink spooled, so the query runs
+        only while the flag is clear, and finds batches that another process
+        marked pending (`beamwatch spool retry`). `_deliver` calls this too,
+        because a busy sink has no quiet moments.
         """
         now = time.monotonic()
         if self._spool_has_pending or now < self._next_spool_check:

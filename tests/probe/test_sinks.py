@@ -261,12 +261,12 @@ async def test_spooled_batches_replay_in_order(spool: Spool) -> None:
 async def wait_for_count(
     server: InfluxServer, database: str, expected: int, timeout_s: float
 ) -> float:
-    """Poll influxd until `database` holds `expected` points; return the seconds."""
+    """Poll influxd until `database` contains `expected` points; return the seconds."""
     started = time.monotonic()
     while await asyncio.to_thread(server.count, database) < expected:
         if time.monotonic() - started > timeout_s:
             count = await asyncio.to_thread(server.count, database)
-            raise TimeoutError(f"{database} holds {count} points, not {expected}")
+            raise TimeoutError(f"{database} contains {count} points, not {expected}")
         await asyncio.sleep(0.1)
     return time.monotonic() - started
 
