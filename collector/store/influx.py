@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
@@ -37,9 +38,11 @@ from collector.store.influxql import (
     InfluxQLClient,
     Row,
     Series,
+    TruncatedResult,
     tag_filter,
     time_params,
 )
+from collector.store.recent import Counts, Group, RawPoint, RecentPoints
 from probe.lineprotocol import ProbeEncoder, encode_line
 from probe.models import Measurement
 from probe.sinks import BatchingSink
@@ -73,7 +76,15 @@ class InfluxStore(InfluxQLClient):
         password: str | None = None,
         token: str | None = None,
         timeout_s: float = 10.0,
+        recent_points_hours: float = 6.0,
+        recent_points_max: int = 2_000_000,
     ) -> None:
+        """Query `database` at `url`; write through `writer`.
+
+        Heatmaps of windows up to `recent_points_hours` are computed from raw
+        points held in memory (see collector.store.recent), at most
+        `recent_points_max` of them; 0 hours turns that off.
+        """
         super().__init__(
             url,
             database,
@@ -84,6 +95,16 @@ class InfluxStore(InfluxQLClient):
         )
         self._writer = writer
         self._encoder = ProbeEncoder()
+        self._recent = RecentPoints(
+            self,
+            span_ms=round(recent_points_hours * 3_600_000),
+            max_points=recent_points_max,
+        )
+
+    @property
+    def recent_points(self) -> RecentPoints:
+        """The raw points held for heatmaps, with their reload counters."""
+        return self._recent
 
     async def close(self) -> None:
         await super().close()
@@ -147,7 +168,7 @@ class InfluxStore(InfluxQLClient):
         }
         await self.write_lines([encode_line("funds", tags, fields, snapshot.time_ms)])
 
-    async def _regions(self) -> list[str]:
+    async def regions(self) -> list[str]:
         """Return every region tag value in the probe measurement."""
         (series,) = await self.query(
             ['SHOW TAG VALUES FROM probe WITH KEY = "region"'], {}
@@ -157,19 +178,87 @@ class InfluxStore(InfluxQLClient):
     async def heatmap(
         self, since_ms: int, until_ms: int, stat: Stat
     ) -> list[HeatmapCell]:
+        if self._recent.covers(since_ms, until_ms):
+            try:
+                cells = await self._recent.heatmap(since_ms, until_ms, stat)
+                if cells is not None:
+                    return cells
+            except TruncatedResult as exc:
+                log.warning(
+                    "heatmaps now ask InfluxDB for every percentile, because %s", exc
+                )
+                self._recent.active = False
+        return await self._heatmap_direct(since_ms, until_ms, stat)
+
+    async def read_points(
+        self, since_ms: int, until_ms: int, region: str, provider: str | None
+    ) -> dict[Group, list[RawPoint]]:
+        """Return the raw points of one region, or of one cell, in time order."""
+        params = time_params(since_ms, until_ms)
+        params["region"] = region
+        where = f"{TIME_RANGE} AND region = $region"
+        if provider is not None:
+            params["provider"] = provider
+            where += " AND provider = $provider"
+        (series,) = await self.query(
+            [
+                f'SELECT "ttfb_ms", "ok" FROM probe WHERE {where}'
+                " GROUP BY region, provider, outcome"
+            ],
+            params,
+        )
+        return {
+            (tags["region"], tags["provider"], tags["outcome"]): [
+                (row["time"], row["ttfb_ms"], row["ok"]) for row in rows
+            ]
+            for tags, rows in series
+        }
+
+    async def count_points(
+        self, since_ms: int, until_ms: int, region: str, by_group: bool
+    ) -> Counts:
+        """Count one region's points with an `ok` field, per group or in total."""
+        params = time_params(since_ms, until_ms)
+        params["region"] = region
+        statement = (
+            f'SELECT count("ok") FROM probe WHERE {TIME_RANGE} AND region = $region'
+        )
+        if by_group:
+            statement += " GROUP BY region, provider, outcome"
+        (series,) = await self.query([statement], params)
+        return {
+            (
+                tags.get("region", ""),
+                tags.get("provider", ""),
+                tags.get("outcome", ""),
+            ): (rows[0]["count"])
+            for tags, rows in series
+        }
+
+    @staticmethod
+    def _count_statements(regions: list[str], params: dict[str, Any]) -> list[str]:
+        """Count points per (region, provider, outcome), one statement per region."""
+        statements = []
+        for index, region in enumerate(regions):
+            params[f"region{index}"] = region
+            statements.append(
+                f'SELECT count("ok") FROM probe WHERE {TIME_RANGE}'
+                f" AND region = $region{index} GROUP BY region, provider, outcome"
+            )
+        return statements
+
+    async def _heatmap_direct(
+        self, since_ms: int, until_ms: int, stat: Stat
+    ) -> list[HeatmapCell]:
         # One request per region and statement, all at once: influxd runs the
         # requests on all its cores, and each region's cells are independent,
         # so the percentiles stay exact. On 24 h x 200 series this halved the
         # percentile statement's latency against one request for all regions.
         params = time_params(since_ms, until_ms)
-        statements = []
-        for index, region in enumerate(await self._regions()):
-            params[f"region{index}"] = region
+        regions = await self.regions()
+        statements = self._count_statements(regions, params)
+        for index in range(len(regions)):
             where = f"{TIME_RANGE} AND region = $region{index}"
-            statements.append(
-                f'SELECT count("ok") FROM probe WHERE {where}'
-                " GROUP BY region, provider, outcome"
-            )
             statements.append(
                 f'SELECT last("ok") FROM probe WHERE {where} GROUP BY region, provider'
             )
@@ -376,6 +465,8 @@ def open_influx_store(settings: InfluxStoreSettings) -> InfluxStore:
         password=_secret(settings.password),
         token=_secret(settings.token),
         timeout_s=settings.timeout_s,
+        recent_points_hours=settings.recent_points_hours,
+        recent_points_max=settings.recent_points_max,
     )
 
 

@@ -25,6 +25,10 @@ Series = tuple[dict[str, str], list[Row]]
 TIME_RANGE = "time >= $since AND time < $until"
 
 
+class TruncatedResult(StoreUnavailable):
+    """InfluxDB returned only part of a result, as its max-row-limit allows."""
+
+
 def time_params(since_ms: int, until_ms: int) -> dict[str, Any]:
     # Bound times are nanoseconds since the epoch.
     return {"since": int(since_ms) * 1_000_000, "until": int(until_ms) * 1_000_000}
@@ -116,6 +120,13 @@ class InfluxQLClient:
 
         results: list[list[Series]] = []
         for result in body.get("results", []):
+            if result.get("partial") or any(
+                series.get("partial") for series in result.get("series", [])
+            ):
+                raise TruncatedResult(
+                    "InfluxDB cut a result short; set max-row-limit = 0 in the"
+                    " [http] section of its configuration"
+                )
             found = []
             for series in result.get("series", []):
                 columns = series["columns"]

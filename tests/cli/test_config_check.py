@@ -57,6 +57,16 @@ def test_valid_config_reports_summary(tmp_path: Path) -> None:
         ),
         pytest.param(VALID + "\n[store]\nkind = 'mysql'\n", "store", id="store-kind"),
         pytest.param(
+            VALID + "\n[store]\nkind = 'influxdb'\nrecent_points_hours = -1\n",
+            "store.recent_points_hours",
+            id="negative-recent-hours",
+        ),
+        pytest.param(
+            VALID + "\n[store]\nkind = 'influxdb'\nrecent_points_max = '1e6'\n",
+            "store.recent_points_max",
+            id="recent-max-as-text",
+        ),
+        pytest.param(
             VALID.replace('provider = "nginx"', 'provider = "has space"'),
             "targets[0].provider",
             id="tag-with-space",

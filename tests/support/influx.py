@@ -52,6 +52,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   suppress-write-log = true
   pprof-enabled = false
   auth-enabled = {auth_enabled}
+  max-row-limit = {max_row_limit}
 
 [continuous_queries]
   enabled = false
@@ -62,7 +63,12 @@ class InfluxServer:
     """influxd 1.x on loopback; `url` stays the same across stop() and start()."""
 
     def __init__(
-        self, work: Path, *, auth: bool = False, compact_after_s: float | None = None
+        self,
+        work: Path,
+        *,
+        auth: bool = False,
+        compact_after_s: float | None = None,
+        max_row_limit: int = 0,
     ) -> None:
         """Configure influxd in `work`; nothing runs until start().
 
@@ -84,6 +90,7 @@ class InfluxServer:
                 http_port=self.http_port,
                 rpc_port=self.rpc_port,
                 auth_enabled="true" if auth else "false",
+                max_row_limit=max_row_limit,
                 cold_snapshot=f"{compact_after_s}s" if compact_after_s else "10m",
                 cold_compaction=f"{compact_after_s}s" if compact_after_s else "4h",
             )
