@@ -17,9 +17,10 @@ from pydantic import ValidationError
 from yarl import URL
 
 from collector.config import ConfigError, format_errors, load_config
-from collector.influx_cli import influx_app, spool_app
+from collector.influx_cli import influx_app
 from collector.service import ServiceStartError, run_service
 from collector.settings import load_api_settings
+from collector.spool_cli import spool_app
 from probe.http import ProbeClient
 from probe.models import Measurement, Target
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.config import ConfigError, parse_config
-from collector.influx_cli import influx_app, spool_app
+from collector.influx_cli import influx_app
+from collector.spool_cli import spool_app
 from probe.spool import FAILED, Spool
 from tests.support.influx import InfluxServer, influxd
 from tests.support.servers import free_port
