@@ -243,8 +243,8 @@ class RecentPoints:
                 last = next(i for i in reversed(range(start, end)) if points.has_ok[i])
                 latest[cell] = max(latest.get(cell, 0), points.times[last])
             if outcome == "ok" and stat.percent is not None:
-                values = points.ttfbs[start:end]
-                ttfbs[cell].extend(v for v in values if not math.isnan(v))
+                # NaN, a point without ttfb_ms, is the one value unequal to itself.
+                ttfbs[cell].extend([v for v in points.ttfbs[start:end] if v == v])
         cells = []
         for cell, (count, ok_count) in sorted(tallies.items()):
             success_rate = ok_count / count
