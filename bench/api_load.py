@@ -1,21 +1,31 @@
 """Load the collector API the way a crowd of dashboards does, then find its limit.
 
     /work/venv/bin/python bench/api_load.py --clients 200 --duration-s 60
+    /work/venv/bin/python bench/api_load.py --store influxdb
 
-1. Seeds a SQLite store with 24 hours x 200 series at one point a minute
-   (288,000 points; 4 regions x 10 providers x 5 targets), or reuses --db.
-2. Starts the API in its own process (`serve`), so the load generator and the
+1. Seeds a store with 24 hours x 200 series at one point a minute (288,000
+   points; 4 regions x 10 providers x 5 targets). SQLite (the default): a
+   new file, or the one --db names. InfluxDB: a fresh influxd 1.x on loopback
+   in a temporary dir, loaded with prebuilt line protocol and given time to
+   compact, as a day of data in a running server would be. It is stopped at
+   the end.
+2. Times each store query the endpoints make (heatmap, pulse, summary, the
+   stream's newest-point poll) alone, in this process, before any load.
+3. Starts the API in its own process (`serve`), so the load generator and the
    server each get a core.
 3. Dashboard phase: N clients each hold one /api/stream, poll /api/heatmap and
    /api/metrics once a second, and fetch both again on every `points` event.
    A writer adds one round of points (one per series) every --write-every-s,
    so the stream has something to announce. Prints errors, latency
    percentiles and store loads per cache key per TTL from /api/health.
-4. Rate phase: open-loop requests at rising rates, half /api/heatmap and half
+5. Rate phase: open-loop requests at rising rates, half /api/heatmap and half
    /api/metrics, each step beside a reference step at the same rate on
    /api/openapi.json (fixed bytes, no store and no cache). Latency counts from
    the request's scheduled time, so a backlog in the generator shows too.
    Stops at the first step whose p99 passes --p99-limit-ms.
+
+Each phase prints the CPU seconds of the server process, of influxd and of
+this load generator, to show where the work goes.
 """
 
 from __future__ import annotations
@@ -24,10 +34,13 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,15 +52,24 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from collector.api import create_app  # noqa: E402
+from collector.params import pulse_bucket_ms  # noqa: E402
 from collector.settings import ApiServerSettings  # noqa: E402
+from collector.store.base import QueryFilter, Stat  # noqa: E402
+from collector.store.influx import InfluxStore  # noqa: E402
 from collector.store.sqlite import SQLiteStore  # noqa: E402
+from probe.lineprotocol import ProbeEncoder  # noqa: E402
 from probe.models import Measurement, Outcome  # noqa: E402
+from probe.writers import V1Writer  # noqa: E402
+from tests.support.influx import InfluxServer  # noqa: E402
 from tests.support.servers import free_port, stop_process, wait_for_port  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-central-1", "ap-northeast-1", "sa-east-1")
 PROVIDERS = tuple(f"sp-{n:02d}" for n in range(10))
 TARGETS = tuple(f"piece-{n}" for n in range(5))
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+DATABASE = "beamwatch"
+STORES = ("sqlite", "influxdb")
 DASHBOARD_PATHS = ("/api/heatmap", "/api/metrics")
 # Fixed bytes from the same app, with no store query and no cache: the floor.
 REFERENCE_PATHS = ("/api/openapi.json", "/api/openapi.json")
@@ -77,6 +99,16 @@ def series_round(time_ms: int, salt: int) -> list[Measurement]:
     return points
 
 
+Store = SQLiteStore | InfluxStore
+
+
+def open_store(kind: str, location: str) -> Store:
+    """Open a SQLite file, or the `beamwatch` database of the influxd at a URL."""
+    if kind == "influxdb":
+        return InfluxStore(location, DATABASE, V1Writer(location, DATABASE))
+    return SQLiteStore(Path(location))
+
+
 async def seed(path: Path, now_ms: int) -> int:
     store = SQLiteStore(path)
     batch: list[Measurement] = []
@@ -91,11 +123,75 @@ async def seed(path: Path, now_ms: int) -> int:
     return count
 
 
-def serve(db: Path, port: int, cache_ttl_s: float, switch_interval_ms: float) -> None:
+async def seed_influx(url: str, now_ms: int) -> None:
+    """Post the same day of points as prebuilt line protocol, 5,000 lines a request."""
+    encoder = ProbeEncoder()
+    lines = [
+        line
+        for minute in range(24 * 60, 0, -1)
+        for line in encoder.encode_batch(series_round(now_ms - minute * 60_000, minute))
+    ]
+    params = {"db": DATABASE, "precision": "ms"}
+    async with aiohttp.ClientSession() as session:
+        for start in range(0, len(lines), 5000):
+            body = "\n".join(lines[start : start + 5000])
+            async with session.post(f"{url}/write", params=params, data=body) as r:
+                if r.status != 204:
+                    text = await r.text()
+                    raise RuntimeError(f"influxd /write failed: {r.status} {text}")
+
+
+def wait_for_compaction(server: InfluxServer, pid: int, limit_s: float) -> None:
+    """Wait until influxd has written its cache to TSM files and gone idle.
+
+    With compact_after_s=1 influxd snapshots and compacts once writes pause
+    for a second. It counts as done after at least 3 s, with a TSM file on
+    disk, in the first second it uses under 20 ms of CPU. Gives up after
+    `limit_s`.
+    """
+    started = time.perf_counter()
+    before = process_cpu_s(pid)
+    tsm_files = 0
+    while time.perf_counter() - started < limit_s:
+        time.sleep(1.0)
+        now = process_cpu_s(pid)
+        tsm_files = len(list((server.work / "data").rglob("*.tsm")))
+        if time.perf_counter() - started >= 3 and now - before < 0.02 and tsm_files:
+            break
+        before = now
+    print(
+        f"waited {time.perf_counter() - started:.0f} s for influxd to compact;"
+        f" {tsm_files} TSM files"
+    )
+
+
+def start_influxd(work: Path, compaction_wait_s: float) -> InfluxServer:
+    """Start a fresh influxd on free loopback ports, seed and compact it."""
+    server = InfluxServer(work / "influxd", compact_after_s=1)
+    server.start()
+    assert server.pid is not None
+    try:
+        server.create_database(DATABASE)
+        started = time.perf_counter()
+        asyncio.run(seed_influx(server.url, int(time.time() * 1000)))
+        count = server.count(DATABASE)
+        print(
+            f"seeded {count} points in influxd in {time.perf_counter() - started:.1f} s"
+        )
+        wait_for_compaction(server, server.pid, compaction_wait_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def serve(
+    kind: str, location: str, port: int, cache_ttl_s: float, switch_interval_ms: float
+) -> None:
     """Run the API on 127.0.0.1:port until killed (the `serve` subcommand)."""
     if switch_interval_ms > 0:
         sys.setswitchinterval(switch_interval_ms / 1000)
-    store = SQLiteStore(db)
+    store = open_store(kind, location)
     settings = ApiServerSettings(cache_ttl_s=cache_ttl_s, max_stream_clients=5000)
     layout = {region: set(PROVIDERS) for region in REGIONS}
     app = create_app(store, layout=layout, settings=settings)
@@ -206,8 +302,8 @@ async def dashboard_client(
         await asyncio.gather(*refetches, return_exceptions=True)
 
 
-async def writer(db: Path, every_s: float, stop_at: float) -> int:
-    store = SQLiteStore(db)
+async def writer(kind: str, location: str, every_s: float, stop_at: float) -> int:
+    store = open_store(kind, location)
     rounds = 0
     while time.perf_counter() + every_s < stop_at:
         await asyncio.sleep(every_s)
@@ -228,11 +324,13 @@ async def health(base: str) -> dict[str, Any]:
 
 async def dashboard_phase(
     base: str,
-    db: Path,
+    location: str,
     args: argparse.Namespace,
+    cpu: CpuMeter,
     paths: tuple[str, ...] = DASHBOARD_PATHS,
 ) -> bool:
     before = (await health(base))["cache"]["loads_by_key"]
+    cpu.mark()
     tallies = DashboardTallies()
     started = time.perf_counter()
     warm_until = started + args.warmup_s
@@ -243,7 +341,10 @@ async def dashboard_phase(
         )
         for i in range(args.clients)
     ]
-    *_, rounds = await asyncio.gather(*clients, writer(db, args.write_every_s, stop_at))
+    *_, rounds = await asyncio.gather(
+        *clients, writer(args.store, location, args.write_every_s, stop_at)
+    )
+    spent = cpu.spent()
     after = await health(base)
     loads_by_key = after["cache"]["loads_by_key"]
     loads = {k: v - before.get(k, 0) for k, v in loads_by_key.items()}
@@ -260,6 +361,10 @@ async def dashboard_phase(
     print(f"  all after warm-up:       {tallies.steady().summary()}")
     print(
         f"  points events received: {tallies.refetches.events} ({rounds} write rounds)"
+    )
+    print(
+        f"  CPU used over {args.duration_s:.0f} s: {spent};"
+        f" load average {os.getloadavg()[0]:.1f}"
     )
     for key, count in sorted(loads.items()):
         if count:
@@ -291,22 +396,26 @@ async def open_loop(base: str, paths: list[str], rate: float, seconds: float) ->
     return tally
 
 
-async def rate_phase(base: str, args: argparse.Namespace) -> None:
+async def rate_phase(base: str, args: argparse.Namespace, cpu: CpuMeter) -> None:
     print(f"rate phase: {args.step_s} s per step, p99 limit {args.p99_limit_ms} ms")
     print(
         f"  {'req/s':>6}  {'API p50':>8} {'API p99':>8} {'err':>4}   reference p50/p99"
+        "   CPU during the API step"
     )
     api = ["/api/heatmap", "/api/metrics"]
     for rate in args.rates:
         # Warm the cache first: the previous phase may have left it expired.
         await open_loop(base, api, 10, 0.2)
+        cpu.mark()
         tally = await open_loop(base, api, rate, args.step_s)
+        spent = cpu.spent()
         reference = await open_loop(base, ["/api/openapi.json"], rate, args.step_s)
         ordered = sorted(tally.latencies_ms)
         floor = sorted(reference.latencies_ms)
         print(
             f"  {rate:>6.0f}  {pct(ordered, 50):>6.1f}ms {pct(ordered, 99):>6.1f}ms"
             f" {len(tally.errors):>4}   {pct(floor, 50):.1f}/{pct(floor, 99):.1f} ms"
+            f"   {spent}"
         )
         if pct(ordered, 99) > args.p99_limit_ms:
             print(f"  p99 passes {args.p99_limit_ms} ms at about {rate:.0f} req/s")
@@ -314,46 +423,132 @@ async def rate_phase(base: str, args: argparse.Namespace) -> None:
     print("  p99 stayed under the limit at every rate tried")
 
 
-def cpu_seconds(pid: int) -> float:
+def process_cpu_s(pid: int) -> float:
     """Return the user + system CPU time of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def load(base: str, db: Path, server_pid: int, args: argparse.Namespace) -> None:
-    server_cpu_s, own_cpu_s = cpu_seconds(server_pid), time.process_time()
-    passed = await dashboard_phase(base, db, args)
+class CpuMeter:
+    """CPU time used since `mark()` by the named processes and by this one."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._pids = pids
+        self._start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        used = {name: process_cpu_s(pid) for name, pid in self._pids.items()}
+        used["load generator"] = time.process_time()
+        return used
+
+    def mark(self) -> None:
+        self._start = self._read()
+
+    def spent(self, calls: int = 0) -> str:
+        """Return each one's CPU seconds since `mark()`, or ms per call with `calls`."""
+        now = self._read()
+        if calls:
+            return ", ".join(
+                f"{k} {(now[k] - self._start[k]) * 1000 / calls:.1f} ms" for k in now
+            )
+        return ", ".join(f"{k} {now[k] - self._start[k]:.1f} s" for k in now)
+
+
+async def time_query(
+    name: str, query: Callable[[], Awaitable[object]], repetitions: int, cpu: CpuMeter
+) -> None:
+    """Print the first call of `query`, then the median of `repetitions` more."""
+    cpu.mark()
+    started = time.perf_counter()
+    await query()
+    first_ms = (time.perf_counter() - started) * 1000
+    print(f"  {name:<26} first {first_ms:7.1f} ms; CPU {cpu.spent(calls=1)}")
+    wall_ms: list[float] = []
+    cpu.mark()
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        await query()
+        wall_ms.append((time.perf_counter() - started) * 1000)
     print(
-        f"  CPU used: server {cpu_seconds(server_pid) - server_cpu_s:.1f} s,"
-        f" load generator {time.process_time() - own_cpu_s:.1f} s"
-        f" over {args.duration_s:.0f} s; load average {os.getloadavg()[0]:.1f}"
+        f"  {'':<26} median {statistics.median(wall_ms):6.1f} ms,"
+        f" max {max(wall_ms):6.1f} ms; CPU per call {cpu.spent(calls=repetitions)}"
     )
+
+
+async def time_store_queries(
+    location: str, args: argparse.Namespace, cpu: CpuMeter
+) -> None:
+    """Time each store method the dashboard endpoints call, alone, on a 1 h window."""
+    print(f"store queries alone ({args.store}), {args.query_repetitions} repetitions:")
+    store = open_store(args.store, location)
+    no_filter = QueryFilter()
+
+    def window() -> tuple[int, int]:
+        until_ms = int(time.time() * 1000)
+        return until_ms - HOUR_MS, until_ms
+
+    queries: dict[str, Callable[[], Awaitable[object]]] = {
+        "heatmap 1h p95": lambda: store.heatmap(*window(), Stat.P95),
+        "pulse 1h (metrics)": lambda: store.pulse(
+            *window(), pulse_bucket_ms(HOUR_MS), no_filter
+        ),
+        "summary 1h (metrics)": lambda: store.summary(*window(), no_filter),
+        "latest_by_region (stream)": store.latest_by_region,
+    }
+    try:
+        for name, query in queries.items():
+            await time_query(name, query, args.query_repetitions, cpu)
+    finally:
+        await store.close()
+
+
+async def load(
+    base: str, location: str, cpu: CpuMeter, args: argparse.Namespace
+) -> None:
+    passed = await dashboard_phase(base, location, args, cpu)
     print(f"  target (no errors, p99 < 50 ms): {'met' if passed else 'NOT met'}")
     if args.reference_s > 0:
         print(f"reference: the same clients on /api/openapi.json, {args.reference_s} s")
         reference = argparse.Namespace(**{**vars(args), "duration_s": args.reference_s})
-        await dashboard_phase(base, db, reference, paths=REFERENCE_PATHS)
+        await dashboard_phase(base, location, reference, cpu, paths=REFERENCE_PATHS)
     if args.rates:
-        await rate_phase(base, args)
+        await rate_phase(base, args, cpu)
 
 
 def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="beamwatch-bench-"))
-    db = args.db or work / "bench.db"
-    if not db.exists():
-        started = time.perf_counter()
-        count = asyncio.run(seed(db, int(time.time() * 1000)))
-        print(f"seeded {count} points in {time.perf_counter() - started:.1f} s")
-    port = free_port()
-    command = [sys.executable, __file__, "serve", str(db), str(port)]
-    command += ["--cache-ttl-s", str(args.cache_ttl_s)]
-    command += ["--switch-interval-ms", str(args.switch_interval_ms)]
-    server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)})
+    influxd: InfluxServer | None = None
+    pids: dict[str, int] = {}
+    if args.store == "influxdb":
+        influxd = start_influxd(work, args.compaction_wait_s)
+        assert influxd.pid is not None
+        location = influxd.url
+        pids["influxd"] = influxd.pid
+    else:
+        db = args.db or work / "bench.db"
+        if not db.exists():
+            started = time.perf_counter()
+            count = asyncio.run(seed(db, int(time.time() * 1000)))
+            print(f"seeded {count} points in {time.perf_counter() - started:.1f} s")
+        location = str(db)
+    server: subprocess.Popen[bytes] | None = None
     try:
+        if args.query_repetitions > 0:
+            asyncio.run(time_store_queries(location, args, CpuMeter(pids)))
+        port = free_port()
+        command = [sys.executable, __file__, "serve", location, str(port)]
+        command += ["--store", args.store, "--cache-ttl-s", str(args.cache_ttl_s)]
+        command += ["--switch-interval-ms", str(args.switch_interval_ms)]
+        server = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)})
         wait_for_port("127.0.0.1", port)
-        asyncio.run(load(f"http://127.0.0.1:{port}", db, server.pid, args))
+        cpu = CpuMeter({"server": server.pid, **pids})
+        asyncio.run(load(f"http://127.0.0.1:{port}", location, cpu, args))
     finally:
-        stop_process(server)
+        if server is not None:
+            stop_process(server)
+        if influxd is not None:
+            influxd.stop()
+            shutil.rmtree(influxd.work, ignore_errors=True)
 
 
 def parse_rates(text: str) -> list[float]:
@@ -364,13 +559,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
     serve_parser = sub.add_parser("serve", help="run the API (used by the benchmark)")
-    serve_parser.add_argument("db", type=Path)
+    serve_parser.add_argument("location", help="SQLite file, or influxd URL")
     serve_parser.add_argument("port", type=int)
+    serve_parser.add_argument("--store", choices=STORES, default="sqlite")
     serve_parser.add_argument("--cache-ttl-s", type=float, default=2.0)
     serve_parser.add_argument("--switch-interval-ms", type=float, default=0)
 
     add = parser.add_argument
+    add("--store", choices=STORES, default="sqlite", help="store the API serves from")
     add("--db", type=Path, help="seeded SQLite file to reuse, or to create")
+    add(
+        "--compaction-wait-s",
+        type=float,
+        default=60,
+        help="with --store influxdb, the longest wait for influxd to compact the seed",
+    )
+    add(
+        "--query-repetitions",
+        type=int,
+        default=10,
+        help="times each store query is timed alone before the load; 0 skips",
+    )
     add("--clients", type=int, default=200, help="dashboard clients")
     add("--duration-s", type=float, default=60, help="dashboard phase, seconds")
     add("--warmup-s", type=float, default=5, help="first seconds reported apart")
@@ -406,8 +615,18 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "serve":
-        serve(args.db, args.port, args.cache_ttl_s, args.switch_interval_ms)
+        serve(
+            args.store,
+            args.location,
+            args.port,
+            args.cache_ttl_s,
+            args.switch_interval_ms,
+        )
         return
+    if args.db is not None and args.store != "sqlite":
+        parser.error(
+            f"--db {args.db} names a SQLite file; drop it with --store influxdb"
+        )
     run(args)
 
 
