@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -108,16 +108,19 @@ def open_spool(path: Path) -> Iterator[Spool]:
         spool.close()
 
 
+def batch_id_option(help_text: str) -> Any:
+    """Build the repeatable `--id N` option of retry and drop."""
+    return typer.Option("--id", metavar="N", help=help_text)
+
+
 @spool_app.command("retry")
 def spool_retry(
     config: SpoolConfigOption = None,
     spool_path: SpoolPathOption = None,
     batch_ids: Annotated[
         list[int] | None,
-        typer.Option(
-            "--id",
-            metavar="N",
-            help="Failed batch to requeue; repeat for more. Default: all failed.",
+        batch_id_option(
+            "Failed batch to requeue; repeat for more. Default: all failed."
         ),
     ] = None,
 ) -> None:
@@ -149,11 +152,7 @@ def spool_drop(
     spool_path: SpoolPathOption = None,
     batch_ids: Annotated[
         list[int] | None,
-        typer.Option(
-            "--id",
-            metavar="N",
-            help="Batch to delete, failed or pending; repeat for more.",
-        ),
+        batch_id_option("Batch to delete, failed or pending; repeat for more."),
     ] = None,
     failed: Annotated[
         bool, typer.Option("--failed", help="Delete every failed batch.")
