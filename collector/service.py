@@ -11,6 +11,7 @@ from aiohttp import web
 from collector.api import create_app
 from collector.config import Config, InfluxStoreSettings, SQLiteStoreSettings
 from collector.demo import create_demo_app
+from collector.retaining_sink import RetainingSink
 from collector.settings import load_api_settings
 from collector.store.base import Store, StoreUnavailable
 from collector.store.influx import open_influx_sink, open_influx_store
@@ -76,6 +77,7 @@ async def run_service(
     config = config.model_copy(update={"store": api_settings.store})
     store = open_store(config)
     influx_sink: BatchingSink | None = None
+    store_sink: RetainingSink | None = None
     web_runners: list[web.AppRunner] = []
     try:
         try:
@@ -122,7 +124,8 @@ async def run_service(
             await influx_sink.start()
             sink = influx_sink
         else:
-            sink = store.write
+            store_sink = RetainingSink(store.write)
+            sink = store_sink
 
         runner = Runner(
             config.targets,
@@ -143,5 +146,7 @@ async def run_service(
         if influx_sink is not None:
             await influx_sink.close()
             influx_sink.spool.close()
+        if store_sink is not None:
+            await store_sink.close()
         await store.close()
         log.info("stopped")

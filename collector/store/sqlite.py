@@ -56,15 +56,16 @@ class SQLiteStore:
 
     name = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 5000) -> None:
         self._path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._connection: sqlite3.Connection | None = None
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             if self._connection is None:
-                self._connection = connect(self._path)
+                self._connection = connect(self._path, self._busy_timeout_ms)
             return work(self._connection)
 
         try:

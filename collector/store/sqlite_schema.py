@@ -70,11 +70,12 @@ CREATE INDEX IF NOT EXISTS funds_time ON funds (time_ms);
 """
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     """Open the store file at `path`, creating it and its tables if missing.
 
     The directory must exist already: a typo in the path should fail loudly
-    rather than create a tree of directories somewhere unexpected.
+    rather than create a tree of directories somewhere unexpected. A write
+    waits up to `busy_timeout_ms` for another process's lock, then fails.
     """
     if not path.parent.is_dir():
         raise sqlite3.OperationalError(
@@ -83,7 +84,7 @@ def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA busy_timeout=5000")
+    connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     connection.executescript(SCHEMA)
     with connection:
         connection.execute(
