@@ -86,6 +86,14 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def describe_failure(exc: BaseException, timeout_s: float | None) -> str:
+    """Describe a failed request in words; a timeout has no message of its own."""
+    if isinstance(exc, TimeoutError):
+        limit = "" if timeout_s is None else f" after {timeout_s:g} s"
+        return f"timed out{limit}; raise [store] timeout_s if the database is slow"
+    return str(exc) or type(exc).__name__
+
+
 def auth_headers(
     *, username: str | None, password: str | None, token: str | None
 ) -> dict[str, str]:
@@ -152,7 +160,7 @@ class V1Writer:
                 text = await response.text(errors="replace")
                 retry_after = response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = describe_failure(exc, self._timeout.total)
             raise TransientWriteError(f"{self.endpoint} failed: {reason}") from exc
         raise classify_response(response.status, text, retry_after, self.endpoint)
 
@@ -214,7 +222,7 @@ class V2Writer:
                 int(status), str(exc.message), exc.retry_after, self.endpoint
             ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = describe_failure(exc, self._timeout_ms / 1000)
             raise TransientWriteError(f"{self.endpoint} failed: {reason}") from exc
 
     async def close(self) -> None:

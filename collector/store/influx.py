@@ -47,7 +47,13 @@ from probe.lineprotocol import ProbeEncoder, encode_line
 from probe.models import Measurement
 from probe.sinks import BatchingSink
 from probe.spool import Spool
-from probe.writers import LineWriter, V1Writer, V2Writer, WriteError
+from probe.writers import (
+    LineWriter,
+    V1Writer,
+    V2Writer,
+    WriteError,
+    describe_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +125,8 @@ class InfluxStore(InfluxQLClient):
                         f" {response.status} for /ping; check the url setting"
                     )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
+            reason = describe_failure(exc, self._timeout.total)
+            raise StoreUnavailable(f"InfluxDB at {self._url}: {reason}") from exc
 
     async def write_lines(self, lines: list[str]) -> None:
         """Post prebuilt lines in one request; raise StoreUnavailable on failure."""

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from collector.store.base import QueryFilter, StoreUnavailable
-from probe.writers import auth_headers
+from probe.writers import auth_headers, describe_failure
 
 Row = dict[str, Any]
 # One result series: its tags and its rows as column -> value.
@@ -95,7 +95,8 @@ class InfluxQLClient:
                 text = await reply.text()
                 status = reply.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StoreUnavailable(f"InfluxDB at {self._url}: {exc}") from exc
+            reason = describe_failure(exc, self._timeout.total)
+            raise StoreUnavailable(f"InfluxDB at {self._url}: {reason}") from exc
         try:
             body = json.loads(text)
         except ValueError:
