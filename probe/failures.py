@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import ssl
 
 import aiohttp
@@ -18,6 +19,8 @@ from probe.timing import PhaseStamps
 
 # Error texts are fields, kept short so a flood of failures stays cheap to store.
 MAX_ERROR_CHARS = 300
+# The query and fragment of an http(s) URL inside an error message.
+URL_QUERY = re.compile(r"(https?://[^\s'\"?#]+)[?#][^\s'\"]*")
 
 
 def family_mismatch(url: URL, target: Target) -> str | None:
@@ -86,5 +89,17 @@ def connector_error_text(
 
 
 def error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    """Describe an error in one line, with URL queries hidden.
+
+    aiohttp reports a response it cannot parse as ClientResponseError with a
+    status 400 of its own and the request URL, whose query may carry a token,
+    so only its message is kept.
+    """
+    if isinstance(exc, aiohttp.ClientResponseError):
+        text = f"invalid HTTP response: {exc.message}"
+    elif str(exc):
+        text = f"{type(exc).__name__}: {exc}"
+    else:
+        text = type(exc).__name__
+    text = URL_QUERY.sub(r"\1?(query hidden)", " ".join(text.split()))
     return text[:MAX_ERROR_CHARS]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from probe.failures import error_text
 from probe.http import ProbeClient
 from probe.models import Checks, Outcome, Target
 from tests.probe.origins import CHUNKS, GZIP_PLAIN, TEXT
@@ -142,11 +143,24 @@ async def test_refused_port_is_connect_error(client: ProbeClient) -> None:
 async def test_garbage_status_is_protocol_error(
     client: ProbeClient, garbage_server: str
 ) -> None:
-    measurement = await client.probe(make_target(garbage_server))
+    measurement = await client.probe(make_target(garbage_server + "?token=s3cret"))
 
     assert measurement.outcome is Outcome.PROTOCOL_ERROR
     assert measurement.error is not None
+    assert measurement.error.startswith("invalid HTTP response: ")
+    assert "\n" not in measurement.error
+    assert "s3cret" not in measurement.error
     assert measurement.status_code is None
+
+
+def test_error_text_hides_url_query() -> None:
+    exc = ValueError("bad chunk at 'https://cdn.example/piece?token=s3cret#part' x")
+
+    text = error_text(exc)
+
+    assert text == (
+        "ValueError: bad chunk at 'https://cdn.example/piece?(query hidden)' x"
+    )
 
 
 @pytest.mark.parametrize(
