@@ -49,11 +49,16 @@ def spool_group() -> None:
 
 
 def resolve_spool_path(config: Path | None, spool_path: Path | None) -> Path:
-    if spool_path is not None:
-        return spool_path
-    if config is None:
-        raise fail("pass --config with an influxdb store, or --spool PATH")
-    return load_influx_settings(config).spool_path
+    """Return the spool's absolute path, so messages show which file was read.
+
+    A relative spool_path in the config is taken from the current directory,
+    as `beamwatch run` takes it.
+    """
+    if spool_path is None:
+        if config is None:
+            raise fail("pass --config with an influxdb store, or --spool PATH")
+        spool_path = load_influx_settings(config).spool_path
+    return spool_path.absolute()
 
 
 @spool_app.command("status")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from collector.cli import app
@@ -285,3 +286,21 @@ def test_commands_reject_toml_file(tmp_path: Path) -> None:
             f"error: {path} is not a beamwatch spool file (file is not a database)\n"
         )
     assert path.read_text() == '[store]\nkind = "influxdb"\n'
+
+
+def test_status_prints_absolute_spool_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "beamwatch.toml"
+    config.write_text(
+        '[[targets]]\nname = "a"\nprovider = "p"\nurl = "http://127.0.0.1:9/"\n'
+        '[store]\nkind = "influxdb"\nspool_path = "spool.db"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    result = spool_command("status", "--config", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert f"{elsewhere / 'spool.db'}: no spool file" in result.output
