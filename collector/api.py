@@ -95,7 +95,7 @@ async def health(request: web.Request) -> web.Response:
         "store": store.name,
         "store_reachable": False,
         "stream_clients": request.app[HUB_KEY].client_count,
-        "cache": request.app[CACHE_KEY].stats.to_dict(),
+        "cache": request.app[CACHE_KEY].report(),
     }
     try:
         await store.ping()

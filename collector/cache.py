@@ -20,16 +20,20 @@ alerts arrive, before it tells the dashboards to fetch again.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 Loader = Callable[[], Awaitable[Any]]
+
+# /api/health lists the load counts of only this many keys, the most loaded
+# ones, so its size does not grow with the number of distinct queries sent.
+REPORTED_KEYS = 20
 
 
 @dataclass(slots=True)
@@ -40,27 +44,21 @@ class _Entry:
     value: Any = None
     loaded_at: float | None = None
     used_at: float = 0.0
+    # Loads started for this key. The count goes when the entry is dropped, so
+    # the counters are bounded by `max_entries` as the entries are.
+    loads: int = 0
     # The load in flight, shared by everyone who waits for it.
     pending: asyncio.Future[Any] | None = None
 
 
 @dataclass(slots=True)
 class CacheStats:
-    """Counters that the load benchmark reads through /api/health."""
+    """Counters of the whole cache, kept for as long as the process runs."""
 
     hits: int = 0
     stale_hits: int = 0
-    loads: Counter[str] = field(default_factory=Counter)
+    loads: int = 0
     errors: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "hits": self.hits,
-            "stale_hits": self.stale_hits,
-            "loads": sum(self.loads.values()),
-            "loads_by_key": dict(sorted(self.loads.items())),
-            "errors": self.errors,
-        }
 
 
 class TTLCache:
@@ -72,6 +70,32 @@ class TTLCache:
         self._max_entries = max_entries
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = CacheStats()
+
+    def report(self) -> dict[str, Any]:
+        """Return the counters that /api/health shows and the load benchmark reads.
+
+        `loads_by_key` maps the label of each of the REPORTED_KEYS most loaded
+        keys still cached to its loads. `loads` counts every load since start.
+        """
+        busiest = heapq.nlargest(
+            REPORTED_KEYS, self._entries.items(), key=lambda item: item[1].loads
+        )
+        loads_by_key = {
+            _key_label(key): entry.loads for key, entry in busiest if entry.loads
+        }
+        return {
+            "hits": self.stats.hits,
+            "stale_hits": self.stats.stale_hits,
+            "loads": self.stats.loads,
+            "errors": self.stats.errors,
+            "entries": len(self._entries),
+            "loads_by_key": dict(sorted(loads_by_key.items())),
+        }
+
+    def loads_of(self, key: Hashable) -> int:
+        """Return the loads started for `key` while it has been cached."""
+        entry = self._entries.get(key)
+        return 0 if entry is None else entry.loads
 
     async def get(self, key: Hashable, ttl_s: float, load: Loader) -> Any:
         """Return the value for `key`, sharing one load among concurrent requests."""
@@ -121,7 +145,8 @@ class TTLCache:
             return entry.pending
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         entry.pending = future
-        self.stats.loads[_key_label(key)] += 1
+        self.stats.loads += 1
+        entry.loads += 1
         task = asyncio.create_task(self._fill(key, entry, future))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

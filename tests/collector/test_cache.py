@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from collector.cache import TTLCache
+from collector.cache import REPORTED_KEYS, TTLCache
 
 
 class CountingLoader:
@@ -33,7 +33,7 @@ async def test_concurrent_gets_load_once() -> None:
 
     assert load.calls == 1
     assert set(results) == {1}
-    assert cache.stats.loads["heatmap 1h"] == 1
+    assert cache.loads_of(("heatmap", "1h")) == 1
     assert cache.stats.hits == 99
 
 
@@ -129,3 +129,34 @@ async def test_cancelled_waiter_keeps_shared_load() -> None:
     assert await patient == 1
     with pytest.raises(asyncio.CancelledError):
         await impatient
+
+
+async def test_dropped_key_takes_its_count() -> None:
+    cache = TTLCache(max_entries=4)
+    load = CountingLoader()
+
+    for n in range(10):
+        await cache.get(("metrics", n), 10, load)
+    report = cache.report()
+
+    assert load.calls == 10
+    assert report["loads"] == 10
+    assert report["entries"] <= 4
+    assert len(report["loads_by_key"]) <= 4
+    assert cache.loads_of(("metrics", 0)) == 0
+
+
+async def test_report_lists_busiest_keys() -> None:
+    cache = TTLCache()
+    load = CountingLoader()
+
+    for n in range(REPORTED_KEYS + 5):
+        await cache.get(("metrics", n), 10, load)
+    for _ in range(3):
+        # A TTL of 0 makes every get wait for a new load.
+        await cache.get(("heatmap", "1h"), 0, load)
+    report = cache.report()
+
+    assert len(report["loads_by_key"]) == REPORTED_KEYS
+    assert report["loads_by_key"]["heatmap 1h"] == 3
+    assert report["loads"] == REPORTED_KEYS + 8

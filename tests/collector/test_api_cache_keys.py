@@ -1,0 +1,49 @@
+"""Cache keys of the API: parsed parameters, and bounded counters in /api/health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from collector.cache import REPORTED_KEYS
+
+Client = TestClient[Any, Any]
+
+
+async def loads_by_key(client: Client) -> dict[str, int]:
+    health = await (await client.get("/api/health")).json()
+    counts: dict[str, int] = health["cache"]["loads_by_key"]
+    return counts
+
+
+async def test_health_body_stays_bounded(client: Client) -> None:
+    for _ in range(3):
+        assert (await client.get("/api/metrics")).status == 200
+    empty_body = await (await client.get("/api/health")).read()
+
+    for n in range(300):
+        response = await client.get("/api/metrics", params={"region": f"r{n}"})
+        assert response.status == 200
+    response = await client.get("/api/health")
+    body = await response.read()
+    health = await response.json()
+
+    assert len(health["cache"]["loads_by_key"]) == REPORTED_KEYS
+    assert health["cache"]["loads"] == 301
+    assert health["cache"]["entries"] == 301
+    assert len(body) < len(empty_body) + REPORTED_KEYS * 40
+
+
+async def test_busiest_key_stays_reported(store: Any, make_client: Any) -> None:
+    client = await make_client(store, cache_ttl_s=0.001)
+    for _ in range(3):
+        assert (await client.get("/api/heatmap")).status == 200
+    for n in range(50):
+        response = await client.get("/api/metrics", params={"region": f"r{n}"})
+        assert response.status == 200
+
+    counts = await loads_by_key(client)
+
+    assert len(counts) == REPORTED_KEYS
+    assert counts["heatmap 1h p95"] >= 2
