@@ -200,12 +200,13 @@ class BatchingSink:
             # then every hundredth, with the count, instead of each one.
             if self.rejected_batches % 100 == 1:
                 log.error(
-                    "database rejected %d points (%d batches rejected so far),"
-                    " kept as failed in the spool %s: %s",
+                    "database rejected a batch of %d points (rejected batches so"
+                    " far: %d), kept as failed in the spool %s: %s%s",
                     len(batch),
                     self.rejected_batches,
                     self.spool.path,
                     exc,
+                    rejection_hint(exc),
                 )
             await self._spool_batch(batch, str(exc), FAILED)
         else:
@@ -245,8 +246,13 @@ class BatchingSink:
         while True:
             spooled = await asyncio.to_thread(self.spool.oldest_pending)
             if spooled is None:
-                if self._spool_has_pending:
+                if self._spool_has_pending and written:
                     log.info("spool drained; %d points replayed in this pass", written)
+                elif self._spool_has_pending:
+                    log.info(
+                        "no pending batches left in the spool; the rest failed for"
+                        " good (see `beamwatch spool status`)"
+                    )
                 self._spool_has_pending = False
                 return written
             try:
@@ -257,10 +263,11 @@ class BatchingSink:
                 return written
             except PermanentWriteError as exc:
                 log.error(
-                    "database rejected spooled batch %d of %d points: %s",
+                    "database rejected spooled batch %d (%d points): %s%s",
                     spooled.id,
                     spooled.points,
                     exc,
+                    rejection_hint(exc),
                 )
                 await asyncio.to_thread(self.spool.mark_failed, spooled.id, str(exc))
                 continue
@@ -268,8 +275,19 @@ class BatchingSink:
             written += spooled.points
             self.written_points += spooled.points
             log.info(
-                "replayed spooled batch %d of %d points", spooled.id, spooled.points
+                "replayed spooled batch %d (%d points)", spooled.id, spooled.points
             )
+
+
+def rejection_hint(exc: PermanentWriteError) -> str:
+    """Return what an operator does about a rejected write, after '; '."""
+    if exc.status == 404:
+        fix = "create the database with `beamwatch influx setup`"
+    elif exc.status in (401, 403):
+        fix = "check [store] token, or username and password"
+    else:
+        return ""
+    return f"; {fix}, then run `beamwatch spool retry`"
 
 
 def _log_retry(state: RetryCallState) -> None:

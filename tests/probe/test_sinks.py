@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -148,12 +149,16 @@ async def test_v1_writer_sends_basic_auth(tmp_path: Path) -> None:
 
 
 async def test_missing_database_is_permanent(
-    influxd: InfluxServer, spool: Spool
+    influxd: InfluxServer, spool: Spool, caplog: pytest.LogCaptureFixture
 ) -> None:
     sink = BatchingSink(V1Writer(influxd.url, "nope"), spool, **FAST_RETRIES)
     await sink.start()
-    await sink(points(5))
-    await sink.close()
+    with caplog.at_level(logging.ERROR):
+        await sink(points(5))
+        await sink.close()
+
+    assert "create the database with `beamwatch influx setup`" in caplog.text
+    assert "then run `beamwatch spool retry`" in caplog.text
 
     status = spool.status()
     assert sink.rejected_batches == 1
