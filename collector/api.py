@@ -35,7 +35,6 @@ from collector.params import (
     MetricsParams,
     NoParams,
     parse_params,
-    parse_window_ms,
     pulse_bucket_ms,
 )
 from collector.settings import ApiServerSettings, load_api_settings
@@ -78,7 +77,11 @@ def json_bytes_response(
 async def cached(
     request: web.Request, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]]
 ) -> web.Response:
-    """Return a response from the shared cache, calling `load` only on a miss."""
+    """Return a response from the shared cache, calling `load` only on a miss.
+
+    `key` is the endpoint's name followed by its parsed parameters
+    (`Params.cache_key`), so spellings of one request share an entry.
+    """
 
     async def encode() -> bytes:
         return json_body(await load())
@@ -152,8 +155,7 @@ async def metrics(request: web.Request) -> web.Response:
             },
         }
 
-    key = ("metrics", params.window, params.region, params.provider, params.target)
-    return await cached(request, key, load)
+    return await cached(request, ("metrics", *params.cache_key()), load)
 
 
 def fill_heatmap(
@@ -187,7 +189,7 @@ async def heatmap(request: web.Request) -> web.Response:
             "cells": [asdict(cell) for cell in cells],
         }
 
-    return await cached(request, ("heatmap", params.window, params.stat.value), load)
+    return await cached(request, ("heatmap", *params.cache_key()), load)
 
 
 async def alerts(request: web.Request) -> web.Response:
@@ -195,11 +197,11 @@ async def alerts(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
 
     async def load() -> dict[str, Any]:
-        since_ms = now_ms() - parse_window_ms(params.since)
+        since_ms = now_ms() - params.since_ms
         events = await store.alerts(since_ms, params.limit)
         return {"alerts": [asdict(event) for event in events]}
 
-    return await cached(request, ("alerts", params.since, params.limit), load)
+    return await cached(request, ("alerts", *params.cache_key()), load)
 
 
 async def routing(request: web.Request) -> web.Response:

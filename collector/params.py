@@ -1,34 +1,63 @@
 """Query parameters of the API, validated at the edge with pydantic.
 
 `parse_params` turns every validation problem into a 400 whose message names
-the parameter and states what is accepted.
+the parameter, quotes the bad value (escaped and shortened) and states what is
+accepted, with an example.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from collector.store.base import QueryFilter, Stat
 from probe.models import TAG_VALUE_PATTERN
 
 # ASCII digits only: `\d` would also take other scripts' digits, and a
 # `$` anchor would let a trailing newline through, so callers use fullmatch.
-WINDOW_PATTERN = re.compile(r"([0-9]{1,6})([smhd])", re.ASCII)
+# Any count of digits matches, so that a huge window is reported as too large.
+WINDOW_PATTERN = re.compile(r"([0-9]+)([smhd])", re.ASCII)
 LIMIT_PATTERN = re.compile(r"[0-9]+", re.ASCII)
+TAG_VALUE = re.compile(TAG_VALUE_PATTERN)
 UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_WINDOW_MS = 30 * UNIT_MS["d"]
 MIN_WINDOW_MS = UNIT_MS["m"]
+WINDOW_RANGE = "use a window between 1m and 30d, e.g. 1h"
+MIN_LIMIT = 1
+MAX_LIMIT = 1000
 # Maximum length of a query parameter name or value, in characters. Valid values
 # are at most 64 characters (a tag value), so a longer one is rejected before
 # validation and never echoed back in full.
 MAX_PARAMETER_CHARS = 256
+# Error messages quote at most this many characters of a bad value.
+ECHO_CHARS = 64
 # Pulse charts get about this many time buckets, whatever the window.
 PULSE_BUCKETS = 60
+TAG_EXAMPLES = {"region": "eu-central-1", "provider": "sp-01", "target": "piece-1"}
+
+
+def describe_value(value: str) -> str:
+    """Quote a bad value for an error message, escaped and cut to ECHO_CHARS.
+
+    `ascii()` escapes newlines, control and bidi characters and any other
+    non-ASCII character, so the echo cannot break a log line or hide what
+    was sent.
+    """
+    if len(value) <= ECHO_CHARS:
+        return ascii(value)
+    return f"{value[:ECHO_CHARS]!a}... ({len(value)} characters)"
 
 
 def parse_window_ms(text: str) -> int:
@@ -36,12 +65,28 @@ def parse_window_ms(text: str) -> int:
     match = WINDOW_PATTERN.fullmatch(text)
     if match is None:
         raise ValueError(
-            f"invalid window {text!r}: use a number and a unit s, m, h or d, e.g. 1h"
+            f"{describe_value(text)} is not a window; use a whole number and a unit"
+            " s, m, h or d, e.g. 1h or 7d"
         )
     window_ms = int(match.group(1)) * UNIT_MS[match.group(2)]
-    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
-        raise ValueError(f"window {text!r} is out of range: use between 1m and 30d")
+    if window_ms > MAX_WINDOW_MS:
+        raise ValueError(f"{describe_value(text)} is too large; {WINDOW_RANGE}")
+    if window_ms < MIN_WINDOW_MS:
+        raise ValueError(f"{describe_value(text)} is too small; {WINDOW_RANGE}")
     return window_ms
+
+
+def normalise_window(text: str) -> str:
+    """Check a window and drop leading zeros, so `0001h` and `1h` share a cache key.
+
+    The unit stays as sent: `60m` and `1h` are separate keys, because the
+    response echoes the window.
+    """
+    parse_window_ms(text)
+    return text.lstrip("0")
+
+
+Window = Annotated[str, AfterValidator(normalise_window)]
 
 
 def pulse_bucket_ms(window_ms: int) -> int:
@@ -54,6 +99,10 @@ def pulse_bucket_ms(window_ms: int) -> int:
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def cache_key(self) -> tuple[Any, ...]:
+        """Return the parsed values in field order, equal for equal requests."""
+        return tuple(self.model_dump(mode="json").values())
 
 
 P = TypeVar("P", bound=Params)
@@ -118,15 +167,23 @@ def parse_params(model: type[P], request: web.Request) -> P:
 
 
 class TagFilterParams(Params):
-    window: str = "1h"
+    window: Window = "1h"
     region: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
     provider: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
     target: str | None = Field(default=None, pattern=TAG_VALUE_PATTERN)
 
-    @field_validator("window")
+    @field_validator("region", "provider", "target", mode="before")
     @classmethod
-    def _window(cls, value: str) -> str:
-        parse_window_ms(value)
+    def _tag_value(cls, value: object, info: ValidationInfo) -> object:
+        # Runs before the `pattern` check, which stays for the OpenAPI schema
+        # but would report the regex instead of the rule.
+        if isinstance(value, str) and TAG_VALUE.fullmatch(value) is None:
+            example = TAG_EXAMPLES.get(info.field_name or "", "eu-central-1")
+            raise ValueError(
+                f"{describe_value(value)} is not a tag value; use 1-64 letters,"
+                " digits, '.', '_', ':' or '-', starting with a letter or digit,"
+                f" e.g. {example}"
+            )
         return value
 
     @property
@@ -149,13 +206,18 @@ class NoParams(Params):
 
 
 class HeatmapParams(Params):
-    window: str = "1h"
+    window: Window = "1h"
     stat: Stat = Stat.P95
 
-    @field_validator("window")
+    @field_validator("stat", mode="before")
     @classmethod
-    def _window(cls, value: str) -> str:
-        parse_window_ms(value)
+    def _stat(cls, value: object) -> object:
+        allowed = [stat.value for stat in Stat]
+        if isinstance(value, str) and value not in allowed:
+            raise ValueError(
+                f"{describe_value(value)} is not a statistic; use one of"
+                f" {', '.join(allowed)}"
+            )
         return value
 
     @property
@@ -164,21 +226,27 @@ class HeatmapParams(Params):
 
 
 class AlertsParams(Params):
-    limit: int = Field(default=50, ge=1, le=1000)
-    since: str = "7d"
+    limit: int = Field(default=50, ge=MIN_LIMIT, le=MAX_LIMIT)
+    since: Window = "7d"
 
     @field_validator("limit", mode="before")
     @classmethod
-    def _limit_digits(cls, value: object) -> object:
+    def _limit(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
         # pydantic would also take "1.0", " 1", "+1" and "1_0" as integers.
-        if isinstance(value, str) and LIMIT_PATTERN.fullmatch(value) is None:
+        if LIMIT_PATTERN.fullmatch(value) is None:
             raise ValueError(
-                f"{value!r} is not a whole number in ASCII digits; use 1 to 1000"
+                f"{describe_value(value)} is not a whole number in ASCII digits;"
+                f" use {MIN_LIMIT} to {MAX_LIMIT}"
             )
-        return value
+        if not MIN_LIMIT <= int(value) <= MAX_LIMIT:
+            raise ValueError(
+                f"{describe_value(value)} is out of range; use {MIN_LIMIT} to"
+                f" {MAX_LIMIT}"
+            )
+        return int(value)
 
-    @field_validator("since")
-    @classmethod
-    def _since(cls, value: str) -> str:
-        parse_window_ms(value)
-        return value
+    @property
+    def since_ms(self) -> int:
+        return parse_window_ms(self.since)

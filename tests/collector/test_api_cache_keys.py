@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from collector.cache import REPORTED_KEYS
@@ -47,3 +48,34 @@ async def test_busiest_key_stays_reported(store: Any, make_client: Any) -> None:
 
     assert len(counts) == REPORTED_KEYS
     assert counts["heatmap 1h p95"] >= 2
+
+
+EQUAL_QUERIES = [
+    pytest.param("/api/metrics", "window=1h", "window=0001h", id="window-zeros"),
+    pytest.param("/api/metrics", "", "window=1h", id="window-default"),
+    pytest.param("/api/heatmap", "stat=p95", "stat=p95&window=01h", id="heatmap"),
+    pytest.param("/api/alerts", "limit=50", "limit=0050", id="limit-zeros"),
+    pytest.param("/api/alerts", "since=7d", "since=007d", id="since-zeros"),
+]
+
+
+@pytest.mark.parametrize(("path", "first", "second"), EQUAL_QUERIES)
+async def test_equal_queries_share_entry(
+    client: Client, path: str, first: str, second: str
+) -> None:
+    one = await client.get(f"{path}?{first}")
+    other = await client.get(f"{path}?{second}")
+    counts = await loads_by_key(client)
+
+    assert one.status == 200
+    assert other.status == 200
+    assert await one.read() == await other.read()
+    assert sum(counts.values()) == 1
+
+
+async def test_window_echoed_without_zeros(client: Client) -> None:
+    response = await client.get("/api/metrics?window=0090m")
+    body = await response.json()
+
+    assert response.status == 200
+    assert body["window"] == "90m"

@@ -135,5 +135,96 @@ async def test_value_at_cap_reaches_validation(client: Client) -> None:
     body = await response.json()
 
     assert response.status == 400
-    assert body["error"].startswith("invalid query parameter 'region': ")
+    assert body["error"].startswith("invalid query parameter 'region': 'aaa")
+    assert "(256 characters) is not a tag value" in body["error"]
     assert "characters long" not in body["error"]
+
+
+MESSAGES = [
+    pytest.param(
+        "/api/metrics?region=a%20b",
+        "invalid query parameter 'region': 'a b' is not a tag value; use 1-64"
+        " letters, digits, '.', '_', ':' or '-', starting with a letter or digit,"
+        " e.g. eu-central-1",
+        id="region-space",
+    ),
+    pytest.param(
+        "/api/metrics?provider=-x",
+        "invalid query parameter 'provider': '-x' is not a tag value; use 1-64"
+        " letters, digits, '.', '_', ':' or '-', starting with a letter or digit,"
+        " e.g. sp-01",
+        id="provider-dash",
+    ),
+    pytest.param(
+        "/api/heatmap?stat=p90",
+        "invalid query parameter 'stat': 'p90' is not a statistic; use one of p50,"
+        " p95, p99, success_rate",
+        id="stat-unknown",
+    ),
+    pytest.param(
+        "/api/alerts?limit=0",
+        "invalid query parameter 'limit': '0' is out of range; use 1 to 1000",
+        id="limit-zero",
+    ),
+    pytest.param(
+        "/api/alerts?limit=1001",
+        "invalid query parameter 'limit': '1001' is out of range; use 1 to 1000",
+        id="limit-too-big",
+    ),
+    pytest.param(
+        "/api/metrics?window=99999999999999999999999h",
+        "invalid query parameter 'window': '99999999999999999999999h' is too large;"
+        " use a window between 1m and 30d, e.g. 1h",
+        id="window-huge",
+    ),
+    pytest.param(
+        "/api/metrics?window=0m",
+        "invalid query parameter 'window': '0m' is too small;"
+        " use a window between 1m and 30d, e.g. 1h",
+        id="window-zero",
+    ),
+    pytest.param(
+        "/api/alerts?since=yesterday",
+        "invalid query parameter 'since': 'yesterday' is not a window; use a whole"
+        " number and a unit s, m, h or d, e.g. 1h or 7d",
+        id="since-text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), MESSAGES)
+async def test_message_echoes_value_and_rule(
+    client: Client, url: str, message: str
+) -> None:
+    response = await client.get(url)
+    body = await response.json()
+
+    assert response.status == 400
+    assert body["error"] == message
+
+
+async def test_message_shows_no_regex(client: Client) -> None:
+    for url in ("/api/metrics?region=a%20b", "/api/metrics?target=" + "x" * 65):
+        body = await (await client.get(url)).json()
+
+        assert "pattern" not in body["error"]
+        assert "^" not in body["error"]
+
+
+async def test_echoed_value_is_cut_and_escaped(client: Client) -> None:
+    response = await client.get("/api/metrics?region=%0A" + "y" * 200)
+    body = await response.json()
+
+    assert response.status == 400
+    assert body["error"].startswith("invalid query parameter 'region': '\\n" + "y" * 63)
+    assert "'... (201 characters) is not a tag value" in body["error"]
+    assert "y" * 64 not in body["error"]
+    assert "\n" not in body["error"]
+
+
+async def test_echoed_value_escapes_controls(client: Client) -> None:
+    response = await client.get("/api/metrics?window=1h%E2%80%AE%1B")
+    body = await response.json()
+
+    assert response.status == 400
+    assert "'1h\\u202e\\x1b' is not a window" in body["error"]
