@@ -45,9 +45,14 @@ class RoundSummary:
         ttfbs = [m.ttfb_ms for m in self.measurements if m.ttfb_ms is not None and m.ok]
         median = f"{statistics.median(ttfbs):.1f} ms" if ttfbs else "n/a"
         outcome_text = ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items()))
+        probes = (
+            "1 probe"
+            if len(self.measurements) == 1
+            else f"{len(self.measurements)} probes"
+        )
         return (
             f"round {self.number} (every {self.interval_s:g} s):"
-            f" {len(self.measurements)} probes, {outcome_text};"
+            f" {probes}, {outcome_text};"
             f" median ok TTFB {median}; took {self.elapsed_s:.2f} s"
         )
 

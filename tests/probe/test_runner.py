@@ -170,3 +170,20 @@ async def test_blocked_loop_logs_lag(
         await runner.run(rounds=2)
 
     assert "event loop lag" in caplog.text
+
+
+def test_round_summary_counts_one_probe() -> None:
+    measurement = Measurement(
+        time_ms=0,
+        target="a",
+        provider="p",
+        region="r",
+        network="local",
+        outcome=Outcome.OK,
+        ttfb_ms=12.0,
+    )
+    summary = RoundSummary(10.0, 3, [measurement], 0.5)
+
+    assert summary.describe() == (
+        "round 3 (every 10 s): 1 probe, ok=1; median ok TTFB 12.0 ms; took 0.50 s"
+    )
