@@ -20,7 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 from pydantic import SecretStr
 
 import dashboard
@@ -34,6 +34,7 @@ from collector.params import (
     HeatmapParams,
     MetricsParams,
     NoParams,
+    describe_value,
     parse_params,
     pulse_bucket_ms,
 )
@@ -284,6 +285,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def openapi(request: web.Request) -> web.Response:
+    parse_params(NoParams, request)
     return json_bytes_response(request.app[OPENAPI_KEY])
 
 
@@ -293,6 +295,43 @@ async def index(_request: web.Request) -> web.FileResponse:
 
 async def not_found(request: web.Request) -> web.Response:
     return json_error(404, f"no API endpoint at {request.path}; see /api/openapi.json")
+
+
+def file_not_found(request: web.Request) -> web.Response:
+    path = describe_value(request.path)
+    return json_error(404, f"no file at {path}; the dashboard is at /")
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """Serve a dashboard file, or a JSON 404 for a path that names none.
+
+    aiohttp's static handler (3.14) returns an empty 404 for a missing file
+    and a 500 for a file name over the OS limit, so files are looked up here.
+    """
+    static_dir = dashboard.STATIC_DIR
+    try:
+        file = (static_dir / request.match_info["path"]).resolve()
+        found = file.is_relative_to(static_dir) and file.is_file()
+    except (OSError, ValueError):
+        # ValueError comes from a NUL byte in the path, OSError from a name
+        # too long for the file system.
+        found = False
+    if not found:
+        return file_not_found(request)
+    return web.FileResponse(file)
+
+
+@web.middleware
+async def file_not_found_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Return a JSON 404 for an unknown path outside /api, as the API does."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if request.path.startswith("/api"):
+            raise
+        return file_not_found(request)
 
 
 async def method_not_allowed(request: web.Request) -> web.Response:
@@ -329,7 +368,7 @@ def create_app(
     (BEAMWATCH_API_*) over built-in defaults.
     """
     settings = settings or load_api_settings()
-    middlewares: list[Middleware] = [error_middleware]
+    middlewares: list[Middleware] = [error_middleware, file_not_found_middleware]
     if settings.cors_origins:
         middlewares.insert(0, cors_middleware(settings.cors_origins))
     app = web.Application(
@@ -358,7 +397,7 @@ def create_app(
     app.router.add_route("*", "/api", not_found)
     app.router.add_route("*", "/api/{tail:.*}", not_found)
     app.router.add_get("/", index)
-    app.router.add_static("/static/", dashboard.STATIC_DIR, show_index=False)
+    app.router.add_get("/static/{path:.*}", static_file)
 
     async def start_hub(app: web.Application) -> None:
         app[HUB_KEY].start()

@@ -151,6 +151,65 @@ async def test_bare_api_path_is_json_404(client: Client) -> None:
     assert body["error"] == "no API endpoint at /api; see /api/openapi.json"
 
 
+async def test_openapi_rejects_unknown_parameter(client: Client) -> None:
+    response = await client.get("/api/openapi.json?x=1")
+    body = await response.json()
+
+    assert response.status == 400
+    assert body["error"].startswith("invalid query parameter 'x': unknown parameter")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/nonexistent.js", "/static/a/b.css", "/static/", "/nothing", "/index.htm"],
+)
+async def test_unknown_file_is_json_404(client: Client, path: str) -> None:
+    response = await client.get(path)
+    body = await response.json()
+
+    assert response.status == 404
+    assert response.content_type == "application/json"
+    assert body["error"] == f"no file at '{path}'; the dashboard is at /"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_long_missing_path_is_cut(client: Client) -> None:
+    response = await client.get("/static/" + "x" * 1000)
+    body = await response.json()
+
+    assert response.status == 404
+    assert "(1008 characters)" in body["error"]
+    assert "x" * 100 not in body["error"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/%2E%2E/collector/api.py",
+        "/static/..%2F..%2Fpyproject.toml",
+        "/static/app.js%00.css",
+    ],
+)
+async def test_static_path_escape_is_404(client: Client, path: str) -> None:
+    response = await client.get(path)
+    body = await response.json()
+
+    assert response.status == 404
+    assert body["error"].startswith("no file at '/")
+
+
+async def test_static_file_still_served(client: Client) -> None:
+    response = await client.get("/static/app.js")
+    nested = await client.get("/static/vendor/chart.js/chart.umd.js")
+    head = await client.head("/static/dashboard.css")
+
+    assert response.status == 200
+    assert response.content_type.endswith("javascript")
+    assert nested.status == 200
+    assert head.status == 200
+    assert head.content_type == "text/css"
+
+
 ENDPOINTS = [
     "/api/health",
     "/api/metrics",
