@@ -18,6 +18,7 @@ from collector.store.influx import open_influx_sink, open_influx_store
 from collector.store.sqlite import SQLiteStore
 from probe.runner import MeasurementSink, Runner
 from probe.sinks import BatchingSink
+from probe.spool import SpoolFileError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,11 @@ async def run_service(
         if isinstance(config.store, InfluxStoreSettings):
             # Probe points take the batching path with retries and the spool;
             # the store only queries, and writes alert and routing events.
-            influx_sink = open_influx_sink(config.store)
+            try:
+                influx_sink = open_influx_sink(config.store)
+            except SpoolFileError as exc:
+                # Without the spool, points would be lost while InfluxDB is down.
+                raise ServiceStartError(f"cannot open the spool: {exc}") from None
             await influx_sink.start()
             sink = influx_sink
         else:

@@ -25,17 +25,36 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from probe.spool_files import (
+    SUMMARY_COLUMNS,
+    SpoolFileError,
+    check_batch_table,
+    connect_existing,
+    connect_or_create,
+    open_read_only,
+)
+
+# SpoolFileError is part of this module's interface: callers catch it from here.
+__all__ = [
+    "FAILED",
+    "PENDING",
+    "BatchSummary",
+    "Spool",
+    "SpoolBatchError",
+    "SpoolFileError",
+    "SpoolStatus",
+    "SpooledBatch",
+    "read_status",
+]
+
 PENDING = "pending"
 FAILED = "failed"
-# The first 16 bytes of every SQLite 3 database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
 # How long a connection waits for another connection's write lock.
 BUSY_TIMEOUT_MS = 5000
-SUMMARY_COLUMNS = "id, created_ms, status, points, attempts, last_error"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -81,10 +100,6 @@ class SpoolStatus:
     """(batch id, created_ms, points, error) of each failed batch, oldest first."""
 
 
-class SpoolFileError(Exception):
-    """A spool path that cannot be read or is not a beamwatch spool."""
-
-
 class SpoolBatchError(Exception):
     """Batch ids that name no batch, or a batch in the wrong status for a change."""
 
@@ -92,26 +107,30 @@ class SpoolBatchError(Exception):
 class Spool:
     """A SQLite file of batches; safe to share between threads of one process.
 
-    `Spool(path)` creates the file and its table when missing. With
-    `create=False` it opens an existing spool only, and raises SpoolFileError
-    when `path` is missing, a directory or not a spool, leaving the file as it
-    was.
+    `Spool(path)` creates the file and its table when missing, but not a
+    missing directory, and raises SpoolFileError when `path` is a directory,
+    its directory is missing, or SQLite cannot open it. With `create=False` it
+    opens an existing spool only, and raises SpoolFileError when `path` is
+    missing, a directory or not a spool, leaving the file as it was.
     """
 
     def __init__(self, path: Path | str, *, create: bool = True) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(self.path, check_same_thread=False)
+            self._connection = connect_or_create(self.path)
         else:
             self._connection = connect_existing(self.path)
-        self._connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        # FULL: a batch acknowledged as spooled survives a power cut.
-        self._connection.execute("PRAGMA synchronous=FULL")
-        if create:
-            self._connection.executescript(SCHEMA)
+        try:
+            self._connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            # FULL: a batch acknowledged as spooled survives a power cut.
+            self._connection.execute("PRAGMA synchronous=FULL")
+            if create:
+                self._connection.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self._connection.close()
+            raise SpoolFileError(f"cannot open spool {self.path}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -316,79 +335,3 @@ def read_status(path: Path) -> SpoolStatus:
     with open_read_only(path) as connection:
         check_batch_table(connection, path)
         return query_status(connection)
-
-
-def check_batch_table(connection: sqlite3.Connection, path: Path) -> None:
-    """Raise SpoolFileError unless the database has the spool's batch table."""
-    try:
-        table = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch'"
-        ).fetchone()
-        if table is None:
-            raise SpoolFileError(
-                f"{path} is not a beamwatch spool file (it has no batch table)"
-            )
-        connection.execute(f"SELECT {SUMMARY_COLUMNS}, lines FROM batch LIMIT 0")
-    except sqlite3.Error as exc:
-        raise SpoolFileError(f"{path} is not a beamwatch spool file ({exc})") from None
-
-
-def connect_existing(path: Path) -> sqlite3.Connection:
-    """Open an existing spool read-write, creating no file and changing none.
-
-    The batch table is checked before the caller switches the journal to WAL,
-    which would change any other SQLite file it was given.
-    """
-    check_sqlite_file(path)
-    uri = path.resolve().as_uri() + "?mode=rw"
-    try:
-        connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise SpoolFileError(f"cannot open {path}: {exc}") from None
-    try:
-        check_batch_table(connection, path)
-    except SpoolFileError:
-        connection.close()
-        raise
-    return connection
-
-
-def check_sqlite_file(path: Path) -> None:
-    """Raise SpoolFileError unless `path` is a readable SQLite 3 file."""
-    if path.is_dir():
-        raise SpoolFileError(
-            f"{path} is a directory, not a beamwatch spool file; pass the spool file"
-        )
-    try:
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        raise SpoolFileError(f"{path}: no such spool file") from None
-    except OSError as exc:
-        raise SpoolFileError(f"cannot read {path}: {exc.strerror}") from None
-    if header != SQLITE_HEADER:
-        raise SpoolFileError(
-            f"{path} is not a beamwatch spool file (file is not a database)"
-        )
-
-
-@contextmanager
-def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """Open a SQLite file read-only after checking that it is one."""
-    check_sqlite_file(path)
-
-    # mode=ro alone still creates the -wal and -shm files of a WAL database
-    # and leaves them behind. Without a -wal file, every committed batch is in
-    # the main file, so immutable=1 reads it without creating anything. With
-    # one, a writer is open (or died), and mode=ro reads through its files.
-    # NOTE: a writer that opens during this read and checkpoints before it ends
-    # changes the main file under an immutable reader.
-    uri = path.resolve().as_uri() + "?mode=ro"
-    if not path.with_name(path.name + "-wal").exists():
-        uri += "&immutable=1"
-    try:
-        connection = sqlite3.connect(uri, uri=True)
-    except sqlite3.Error as exc:
-        raise SpoolFileError(f"cannot open {path} read-only: {exc}") from None
-    with closing(connection):
-        yield connection

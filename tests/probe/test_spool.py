@@ -38,6 +38,7 @@ def test_spool_returns_oldest_pending_first(tmp_path: Path) -> None:
 
 def test_spool_keeps_batches_after_reopen(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "spool.db"
+    path.parent.mkdir()
     spool = Spool(path)
     spool.put("a 1\na 2", 2, error="connection refused")
     spool.close()
@@ -270,6 +271,25 @@ def test_delete_batches_with_status_filter(tmp_path: Path) -> None:
 
     assert [batch.id for batch in deleted] == [failed]
     assert [batch.id for batch in spool.batches()] == [pending]
+
+
+def test_spool_rejects_missing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "absent" / "x" / "spool.db"
+
+    with pytest.raises(SpoolFileError) as caught:
+        Spool(path)
+
+    message = str(caught.value)
+    assert f"directory {path.parent} does not exist" in message
+    assert f"mkdir -p {path.parent}" in message
+    assert not (tmp_path / "absent").exists()
+
+
+def test_spool_rejects_directory_path(tmp_path: Path) -> None:
+    with pytest.raises(SpoolFileError, match="is a directory; give a file such as"):
+        Spool(tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_open_existing_creates_nothing(tmp_path: Path) -> None:
