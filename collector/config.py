@@ -28,7 +28,11 @@ from pydantic import (
     model_validator,
 )
 
+from collector.locations import check_file_path, check_influx_url
 from probe.models import TAG_VALUE_PATTERN, Target
+
+# The pattern of Checks.sha256 in probe.models, to word its error.
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 
 TARGET_DEFAULT_KEYS = ("region", "interval_s", "timeout_s")
 
@@ -59,21 +63,21 @@ class SQLiteStoreSettings(Strict):
     @field_validator("path")
     @classmethod
     def _file_path(cls, value: Path) -> Path:
-        if str(value) in ("", ".") or value.is_dir():
-            raise ValueError(
-                f"{str(value)!r} is not a file path; give a file such as beamwatch.db"
-            )
-        return value
+        return check_file_path(value, "beamwatch.db")
 
 
 # InfluxDB allows more, but these names go into InfluxQL and shell commands
 # that `beamwatch influx setup` prints, so they stay plain.
 INFLUX_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# A whole number of hours, days or weeks, or INF (keep forever). InfluxDB 1.x
+# rejects retentions under 1 h, the smallest value this allows.
+RETENTION_PATTERN = r"^([1-9][0-9]{0,5}[hdw]|INF)$"
 
 
 class InfluxStoreSettings(Strict):
     kind: Literal["influxdb"]
-    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://[^/\s]+")
+    # An optional path is a prefix, e.g. /influx behind a reverse proxy.
+    url: str = "http://127.0.0.1:8086"
     # "v1" posts to /write (InfluxDB 1.x, and the compatibility API of 2.x and
     # 3.x); "v2" writes through influxdb-client to /api/v2/write. Queries use
     # InfluxQL over /query either way.
@@ -82,7 +86,7 @@ class InfluxStoreSettings(Strict):
     retention_policy: str | None = Field(default=None, pattern=INFLUX_NAME_PATTERN)
     # Retention `beamwatch influx setup` gives the policy or bucket: a number
     # with h, d or w, or INF.
-    retention: str = Field(default="90d", pattern=r"^([1-9][0-9]{0,5}[hdw]|INF)$")
+    retention: str = Field(default="90d", pattern=RETENTION_PATTERN)
     username: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = None
@@ -101,6 +105,16 @@ class InfluxStoreSettings(Strict):
     recent_points_max: int = Field(
         strict=True, default=2_000_000, ge=1000, le=100_000_000
     )
+
+    @field_validator("url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return check_influx_url(value)
+
+    @field_validator("spool_path")
+    @classmethod
+    def _spool_file_path(cls, value: Path) -> Path:
+        return check_file_path(value, "beamwatch-spool.db")
 
     @model_validator(mode="after")
     def _consistent_auth(self) -> InfluxStoreSettings:
@@ -121,12 +135,59 @@ StoreSettings = Annotated[
 ]
 
 
-class ApiSettings(Strict):
+class ApiFields(BaseModel):
+    """The collector API's settings, shared by the [api] table and BEAMWATCH_API_*."""
+
     host: str = "127.0.0.1"
-    port: int = Field(strict=True, default=8080, ge=0, le=65_535)
-    token: str | None = None
+    port: int = Field(default=8080, ge=0, le=65_535)
+    # Bearer token for /api/costs. Without one, /api/costs returns 503.
+    token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
-    refresh_s: float = Field(strict=True, default=5.0, gt=0, le=3600)
+    cache_ttl_s: float = Field(default=2.0, gt=0, le=300)
+    costs_cache_ttl_s: float = Field(default=60.0, gt=0, le=3600)
+    stream_poll_s: float = Field(default=1.0, ge=0.05, le=60)
+    stream_keepalive_s: float = Field(default=15.0, ge=1, le=300)
+    max_stream_clients: int = Field(default=1000, ge=1, le=100_000)
+    runway_warning_days: float = Field(default=7.0, ge=0, le=3650)
+
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError(
+                "the API token must have at least 16 characters;"
+                " generate one with `openssl rand -hex 32`"
+            )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_exact(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*" or not origin.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"invalid CORS origin {origin!r}: give exact origins such as"
+                    " https://dashboard.example.org; '*' is not accepted"
+                )
+        return [origin.rstrip("/") for origin in value]
+
+
+class ApiSettings(ApiFields):
+    """The [api] table. TOML has types, so values are checked strictly."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_refresh_s(cls, data: Any) -> Any:
+        # Older example configs set refresh_s, which nothing ever read.
+        if isinstance(data, dict) and "refresh_s" in data:
+            raise ValueError(
+                "refresh_s is no longer a setting because nothing used it; delete"
+                " it. The dashboard follows the live stream, and when it has to"
+                " poll it does so every 5 s, or every N s with ?poll=N in its URL"
+            )
+        return data
 
 
 class DemoSettings(Strict):
@@ -187,6 +248,26 @@ class Config(Strict):
         return self
 
 
+# The rule behind each pattern of a config field, in words, with an example.
+PATTERN_RULES = {
+    TAG_VALUE_PATTERN: (
+        "label: use 1 to 64 letters, digits, '.', '_', ':' or '-', starting with"
+        " a letter or digit, such as eu-central-1"
+    ),
+    INFLUX_NAME_PATTERN: (
+        "InfluxDB name: use 1 to 64 letters, digits, '.', '_' or '-', starting"
+        " with a letter or digit, such as beamwatch"
+    ),
+    RETENTION_PATTERN: (
+        "retention: give a whole number of hours, days or weeks from 1h, such as"
+        " 12h, 90d or 52w, or INF to keep points forever"
+    ),
+    SHA256_PATTERN: (
+        "SHA-256 digest: give 64 hexadecimal digits, as `sha256sum FILE` prints"
+    ),
+}
+
+
 def format_errors(error: ValidationError) -> str:
     """Render pydantic errors as one `path: message` line each."""
     lines = []
@@ -203,11 +284,12 @@ def format_errors(error: ValidationError) -> str:
             message = "unknown field; check its spelling against the example config"
         elif item["type"] == "missing":
             message = "required field is missing"
-        elif item.get("ctx", {}).get("pattern") == TAG_VALUE_PATTERN:
-            message = (
-                f"{value!r} is not a valid label: use 1 to 64 letters, digits,"
-                " '.', '_', ':' or '-', starting with a letter or digit"
-            )
+        elif item["type"] == "string_pattern_mismatch":
+            rule = PATTERN_RULES.get(item.get("ctx", {}).get("pattern", ""))
+            if rule is not None:
+                message = f"{value!r} is not a valid {rule}"
+            else:
+                message = f"{message} (got {value!r})"
         elif item["type"] != "value_error" and isinstance(value, str | int | float):
             message = f"{message} (got {value!r})"
         lines.append(f"{path or '(top level)'}: {message}")

@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from collector.cli import app
 from tests.support.servers import free_port, wait_for_port
 
 
@@ -85,3 +88,48 @@ def test_stop_skips_probes_not_started(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     assert time.monotonic() - started < 5
     assert "stopped" in stderr
+
+
+def test_spool_directory_rejected_before_start(tmp_path: Path) -> None:
+    config = tmp_path / "beamwatch.toml"
+    config.write_text(
+        f"""
+[store]
+kind = "influxdb"
+url = "http://127.0.0.1:{free_port()}"
+spool_path = "{tmp_path}"
+
+[api]
+port = {free_port()}
+
+[[targets]]
+name = "refused"
+provider = "local"
+url = "http://127.0.0.1:{free_port()}/"
+"""
+    )
+
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+
+    assert result.exit_code == 2, result.output
+    assert f"store.spool_path: '{tmp_path}' is not a file path" in result.output
+    assert "beamwatch-spool.db" in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_cors_origins_not_json_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "beamwatch.toml"
+    write_config(config, api_port=free_port(), store="points.db", interval_s=10)
+
+    result = CliRunner().invoke(
+        app,
+        ["run", "--config", str(config)],
+        env={"BEAMWATCH_API_CORS_ORIGINS": "http://a.example"},
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "BEAMWATCH_API_CORS_ORIGINS='http://a.example' is not valid JSON" in (
+        result.output
+    )
+    assert "must be a JSON list such as" in result.output
+    assert isinstance(result.exception, SystemExit)
