@@ -1,10 +1,14 @@
 """Settings of the collector API: the config file's [api] table, then the environment.
 
 Environment variables override the file, so a deployment can keep the token
-out of the file:
+out of the file. Every [api] field has a variable, e.g.
 
     BEAMWATCH_API_HOST, BEAMWATCH_API_PORT, BEAMWATCH_API_TOKEN,
     BEAMWATCH_API_CORS_ORIGINS (a JSON list), BEAMWATCH_API_CACHE_TTL_S, ...
+
+and the store has two more forms, which replace the [store] table for the
+probes as well as for the API, because `beamwatch run` keeps one store:
+
     BEAMWATCH_API_STORE (JSON, e.g. {"kind": "sqlite", "path": "/var/lib/bw.db"})
     BEAMWATCH_API_STORE__PATH and the other store fields one by one
 
@@ -13,16 +17,20 @@ out of the file:
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from collector.config import (
+    ApiFields,
     ApiSettings,
     ConfigError,
     SQLiteStoreSettings,
@@ -30,51 +38,26 @@ from collector.config import (
     format_errors,
 )
 
+ENV_PREFIX = "BEAMWATCH_API_"
+# Examples for the settings whose variables hold JSON.
+JSON_EXAMPLES = {
+    "cors_origins": "a JSON list such as '[\"https://dash.example.com\"]'",
+    "store": (
+        'a JSON object such as \'{"kind": "sqlite", "path": "/var/lib/beamwatch.db"}\''
+    ),
+}
 
-class ApiServerSettings(BaseSettings):
-    """API settings: the listening address, the costs token and the cache lifetimes."""
+
+class ApiServerSettings(ApiFields, BaseSettings):
+    """The [api] settings read from BEAMWATCH_API_*, and the store to open."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BEAMWATCH_API_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
     )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65_535)
-    # Bearer token for /api/costs. Without one, /api/costs returns 503.
-    token: SecretStr | None = None
-    cors_origins: list[str] = Field(default_factory=list)
-    # Dashboard polling interval, passed through from the [api] table.
-    refresh_s: float = Field(default=5.0, gt=0, le=3600)
-    cache_ttl_s: float = Field(default=2.0, gt=0, le=300)
-    costs_cache_ttl_s: float = Field(default=60.0, gt=0, le=3600)
-    stream_poll_s: float = Field(default=1.0, ge=0.05, le=60)
-    stream_keepalive_s: float = Field(default=15.0, ge=1, le=300)
-    max_stream_clients: int = Field(default=1000, ge=1, le=100_000)
-    runway_warning_days: float = Field(default=7.0, ge=0, le=3650)
     store: StoreSettings = Field(default_factory=SQLiteStoreSettings)
-
-    @field_validator("token")
-    @classmethod
-    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().strip()) < 16:
-            raise ValueError(
-                "the API token must have at least 16 characters;"
-                " generate one with `openssl rand -hex 32`"
-            )
-        return value
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _origins_exact(cls, value: list[str]) -> list[str]:
-        for origin in value:
-            if origin == "*" or not origin.startswith(("http://", "https://")):
-                raise ValueError(
-                    f"invalid CORS origin {origin!r}: give exact origins such as"
-                    " https://dashboard.example.org; '*' is not accepted"
-                )
-        return [origin.rstrip("/") for origin in value]
 
     @classmethod
     def settings_customise_sources(
@@ -88,6 +71,22 @@ class ApiServerSettings(BaseSettings):
         # The environment comes first so it overrides the config file, whose
         # values arrive as init arguments.
         return (env_settings, init_settings)
+
+
+def describe_settings_error(error: SettingsError) -> str:
+    """Name the variable whose value pydantic-settings could not parse as JSON."""
+    match = re.search(r'field "(\w+)"', str(error))
+    if match is None:
+        return f"invalid BEAMWATCH_API_* variable: {error}"
+    field = match.group(1)
+    name = ENV_PREFIX + field.upper()
+    # Variable names are matched without regard to case, as pydantic-settings does.
+    value = next(
+        (value for key, value in os.environ.items() if key.upper() == name), None
+    )
+    expected = JSON_EXAMPLES.get(field, "valid JSON")
+    assignment = name if value is None else f"{name}={value!r}"
+    return f"{assignment} is not valid JSON; {name} must be {expected}"
 
 
 def load_api_settings(
@@ -104,6 +103,10 @@ def load_api_settings(
     values.update(overrides)
     try:
         return ApiServerSettings(**values)
+    except SettingsError as exc:
+        raise ConfigError(
+            f"invalid API settings: {describe_settings_error(exc)}"
+        ) from None
     except ValidationError as exc:
         raise ConfigError(
             f"invalid API settings (config file [api] or BEAMWATCH_API_*):\n"

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from collector.config import ApiSettings, ConfigError, SQLiteStoreSettings
+from collector.config import (
+    ApiFields,
+    ApiSettings,
+    ConfigError,
+    SQLiteStoreSettings,
+    parse_config,
+)
 from collector.settings import ApiServerSettings, load_api_settings
 
 
@@ -75,3 +85,137 @@ def test_token_hidden_in_repr() -> None:
     settings = ApiServerSettings(token="secret-token-0123456789")
 
     assert "secret-token-0123456789" not in repr(settings)
+
+
+API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+# A valid value other than the default for each setting: (TOML, environment).
+SAMPLE_VALUES = {
+    "host": ('"::1"', "::1"),
+    "port": ("9100", "9100"),
+    "token": ('"token-0123456789abcdef"', "token-0123456789abcdef"),
+    "cors_origins": ('["https://dash.example.com"]', '["https://dash.example.com"]'),
+    "cache_ttl_s": ("5", "5"),
+    "costs_cache_ttl_s": ("120.5", "120.5"),
+    "stream_poll_s": ("0.5", "0.5"),
+    "stream_keepalive_s": ("30", "30"),
+    "max_stream_clients": ("50", "50"),
+    "runway_warning_days": ("14", "14"),
+}
+TARGET = '[[targets]]\nname = "t"\nprovider = "p"\nurl = "http://127.0.0.1:9/"\n'
+
+
+def documented_settings() -> dict[str, str]:
+    """Return {setting: environment variable} from the table in docs/api.md."""
+    section = API_DOC.read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    settings = {}
+    for row in re.findall(r"^\| `(\w+)` \| `(BEAMWATCH_API_\w+)` \|", section, re.M):
+        settings[row[0]] = row[1]
+    return settings
+
+
+def comparable(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def test_docs_list_every_api_setting() -> None:
+    assert set(documented_settings()) == set(ApiFields.model_fields)
+    assert set(SAMPLE_VALUES) == set(ApiFields.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_VALUES))
+def test_documented_setting_read_from_file(name: str) -> None:
+    toml_value, _ = SAMPLE_VALUES[name]
+    config = parse_config(f"[api]\n{name} = {toml_value}\n\n{TARGET}")
+
+    settings = load_api_settings(config.api, config.store)
+
+    expected = tomllib.loads(f"v = {toml_value}")["v"]
+    assert comparable(getattr(settings, name)) == expected
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_VALUES))
+def test_documented_setting_read_from_environment(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    toml_value, env_value = SAMPLE_VALUES[name]
+    monkeypatch.setenv(documented_settings()[name], env_value)
+
+    settings = load_api_settings()
+
+    expected = tomllib.loads(f"v = {toml_value}")["v"]
+    assert comparable(getattr(settings, name)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("port", "70000"),
+        ("cache_ttl_s", "0"),
+        ("costs_cache_ttl_s", "3601"),
+        ("stream_poll_s", "0.01"),
+        ("stream_keepalive_s", "0.5"),
+        ("max_stream_clients", "0"),
+        ("runway_warning_days", "-1"),
+    ],
+)
+def test_same_bounds_in_file_and_environment(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"api.{name}"):
+        parse_config(f"[api]\n{name} = {value}\n\n{TARGET}")
+
+    monkeypatch.setenv(documented_settings()[name], value)
+    with pytest.raises(ConfigError, match=f"(?m)^{name}:"):
+        load_api_settings()
+
+
+def test_environment_overrides_file_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_config(
+        f"[api]\ncache_ttl_s = 5\nmax_stream_clients = 50\n\n{TARGET}"
+    )
+    monkeypatch.setenv("BEAMWATCH_API_CACHE_TTL_S", "9")
+
+    settings = load_api_settings(config.api, config.store)
+
+    assert settings.cache_ttl_s == 9
+    assert settings.max_stream_clients == 50
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        pytest.param(
+            "BEAMWATCH_API_CORS_ORIGINS",
+            "http://a.example",
+            "BEAMWATCH_API_CORS_ORIGINS='http://a.example' is not valid JSON;"
+            " BEAMWATCH_API_CORS_ORIGINS must be a JSON list such as"
+            " '[\"https://dash.example.com\"]'",
+            id="cors-origins",
+        ),
+        pytest.param(
+            "beamwatch_api_cors_origins",
+            "[",
+            "BEAMWATCH_API_CORS_ORIGINS='[' is not valid JSON",
+            id="lower-case-name",
+        ),
+    ],
+)
+def test_unparsable_json_names_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ConfigError) as caught:
+        load_api_settings()
+
+    assert expected in str(caught.value)
+
+
+def test_store_path_variable_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = tmp_path / "absent" / "env.db"
+    monkeypatch.setenv("BEAMWATCH_API_STORE__PATH", str(store))
+
+    with pytest.raises(ConfigError, match=f"directory {store.parent} does not exist"):
+        load_api_settings(store=SQLiteStoreSettings())
