@@ -35,6 +35,8 @@ CHECK_MEASUREMENT = "beamwatch_check"
 # `check` polls this long for its point, in case a server makes a write
 # visible to queries only after a delay.
 CHECK_READ_TIMEOUT_S = 10.0
+# Hours in each unit of the `retention` setting.
+HOURS_PER_UNIT = {"h": 1, "d": 24, "w": 168}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -68,16 +70,39 @@ def v2_setup_commands(settings: InfluxStoreSettings) -> list[str]:
     ]
 
 
+def shard_duration(retention: str) -> str:
+    """Return the shard group duration InfluxDB 1.x picks for a `retention`.
+
+    The rule is shardGroupDuration in InfluxDB 1.x services/meta/data.go: a
+    retention under 2 days gets 1 h shards, one under 180 days gets 1 d shards,
+    and a longer or infinite one gets 7 d shards.
+    """
+    if retention == "INF":
+        return "7d"
+    hours = int(retention[:-1]) * HOURS_PER_UNIT[retention[-1]]
+    if hours >= 180 * 24:
+        return "7d"
+    if hours >= 2 * 24:
+        return "1d"
+    return "1h"
+
+
 async def create_database(settings: InfluxStoreSettings) -> list[str]:
-    """Create the database, make the retention policy its default, return the steps."""
+    """Create the database, make the retention policy its default, return the steps.
+
+    Both statements name the shard duration: ALTER would otherwise keep the
+    policy's old one, and InfluxDB rejects a retention shorter than its shard
+    duration, e.g. 1h after 90d had given the policy 1 d shards.
+    """
     store = open_influx_store(settings)
     database = settings.database
     policy = settings.retention_policy or "beamwatch"
     duration = settings.retention
+    shard = shard_duration(duration)
     steps = [f'CREATE DATABASE "{database}"']
     create_policy = (
         f'CREATE RETENTION POLICY "{policy}" ON "{database}"'
-        f" DURATION {duration} REPLICATION 1 DEFAULT"
+        f" DURATION {duration} REPLICATION 1 SHARD DURATION {shard} DEFAULT"
     )
     try:
         await store.query(steps[:1], {})
@@ -89,7 +114,7 @@ async def create_database(settings: InfluxStoreSettings) -> list[str]:
                 raise
             alter = (
                 f'ALTER RETENTION POLICY "{policy}" ON "{database}"'
-                f" DURATION {duration} DEFAULT"
+                f" DURATION {duration} SHARD DURATION {shard} DEFAULT"
             )
             await store.query([alter], {})
             steps.append(alter)

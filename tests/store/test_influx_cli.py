@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.config import ConfigError, parse_config
-from collector.influx_cli import influx_app
+from collector.influx_cli import influx_app, shard_duration
 from collector.spool_cli import spool_app
 from probe.spool import FAILED, Spool
 from tests.support.influx import InfluxServer, influxd
@@ -54,6 +54,56 @@ def test_setup_creates_database_and_policy(
     short = next(row for row in policies if row[0] == "short")
     assert short[1] == "336h0m0s"
     assert short[-1] is True
+
+
+def policy_row(influxd: InfluxServer, name: str) -> list[object]:
+    reply = influxd.query('SHOW RETENTION POLICIES ON "fresh"')
+    policies = reply["results"][0]["series"][0]["values"]
+    row: list[object] = next(row for row in policies if row[0] == name)
+    return row
+
+
+def test_setup_shortens_retention_below_shard(
+    tmp_path: Path, influxd: InfluxServer
+) -> None:
+    config = write_config(tmp_path, influx_store_toml(influxd.url, 'retention = "90d"'))
+    first = runner.invoke(influx_app, ["setup", "-c", str(config)])
+    shards_90d = policy_row(influxd, "beamwatch")[2]
+
+    # 90d gave the policy 1 d shards, longer than the new 1 h retention.
+    config.write_text(config.read_text().replace('"90d"', '"1h"'))
+    short = runner.invoke(influx_app, ["setup", "-c", str(config)])
+    row_1h = policy_row(influxd, "beamwatch")
+
+    config.write_text(config.read_text().replace('"1h"', '"INF"'))
+    forever = runner.invoke(influx_app, ["setup", "-c", str(config)])
+    row_inf = policy_row(influxd, "beamwatch")
+
+    assert first.exit_code == 0, first.output
+    assert shards_90d == "24h0m0s"
+    assert short.exit_code == 0, short.output
+    assert "DURATION 1h SHARD DURATION 1h DEFAULT" in short.output
+    assert row_1h[1:3] == ["1h0m0s", "1h0m0s"]
+    assert forever.exit_code == 0, forever.output
+    assert row_inf[1:3] == ["0s", "168h0m0s"]
+
+
+@pytest.mark.parametrize(
+    ("retention", "expected"),
+    [
+        ("1h", "1h"),
+        ("47h", "1h"),
+        ("48h", "1d"),
+        ("2d", "1d"),
+        ("179d", "1d"),
+        ("180d", "7d"),
+        ("25w", "1d"),
+        ("26w", "7d"),
+        ("INF", "7d"),
+    ],
+)
+def test_shard_duration_follows_influxdb(retention: str, expected: str) -> None:
+    assert shard_duration(retention) == expected
 
 
 def test_check_reads_back_point(tmp_path: Path, influxd: InfluxServer) -> None:
