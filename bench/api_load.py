@@ -432,13 +432,14 @@ def process_cpu_s(pid: int) -> float:
 class CpuMeter:
     """CPU time used since `mark()` by the named processes and by this one."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], own_name: str = "load generator") -> None:
         self._pids = pids
+        self._own_name = own_name
         self._start = self._read()
 
     def _read(self) -> dict[str, float]:
         used = {name: process_cpu_s(pid) for name, pid in self._pids.items()}
-        used["load generator"] = time.process_time()
+        used[self._own_name] = time.process_time()
         return used
 
     def mark(self) -> None:
@@ -534,7 +535,9 @@ def run(args: argparse.Namespace) -> None:
     server: subprocess.Popen[bytes] | None = None
     try:
         if args.query_repetitions > 0:
-            asyncio.run(time_store_queries(location, args, CpuMeter(pids)))
+            # SQLite queries run on a thread of this process, so its CPU counts them.
+            meter = CpuMeter(pids, own_name="this process")
+            asyncio.run(time_store_queries(location, args, meter))
         port = free_port()
         command = [sys.executable, __file__, "serve", location, str(port)]
         command += ["--store", args.store, "--cache-ttl-s", str(args.cache_ttl_s)]
