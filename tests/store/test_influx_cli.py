@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,12 @@ from collector.influx_cli import influx_app, shard_duration
 from collector.spool_cli import spool_app
 from probe.spool import FAILED, Spool
 from tests.support.influx import InfluxServer, influxd
-from tests.support.servers import free_port
+from tests.support.servers import (
+    NGINX_BINARY,
+    free_port,
+    stop_process,
+    wait_for_port,
+)
 
 __all__ = ["influxd"]
 
@@ -114,6 +122,54 @@ def test_check_reads_back_point(tmp_path: Path, influxd: InfluxServer) -> None:
 
     assert result.exit_code == 0, result.output
     assert "ok: wrote and read back one beamwatch_check point" in result.output
+
+
+PROXY_CONFIG = """
+daemon off;
+master_process off;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    server {{
+        listen 127.0.0.1:{port};
+        location /influx/ {{ proxy_pass {upstream}/; }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def influx_behind_prefix(work: Path, upstream: str) -> Iterator[str]:
+    """Serve `upstream` under /influx through nginx; yield the prefixed URL."""
+    work.mkdir()
+    port = free_port()
+    config = work / "nginx.conf"
+    config.write_text(PROXY_CONFIG.format(work=work, port=port, upstream=upstream))
+    process = subprocess.Popen(
+        [NGINX_BINARY, "-c", str(config), "-p", str(work), "-e", "stderr"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}/influx/"
+    finally:
+        stop_process(process)
+
+
+def test_check_through_path_prefix(tmp_path: Path, influxd: InfluxServer) -> None:
+    with influx_behind_prefix(tmp_path / "nginx", influxd.url) as url:
+        config = write_config(tmp_path, influx_store_toml(url))
+        setup = runner.invoke(influx_app, ["setup", "-c", str(config)])
+        result = runner.invoke(influx_app, ["check", "-c", str(config)])
+
+    assert setup.exit_code == 0, setup.output
+    assert result.exit_code == 0, result.output
+    assert f"beamwatch_check point at {url.rstrip('/')}" in result.output
 
 
 def test_check_names_missing_database(tmp_path: Path, influxd: InfluxServer) -> None:
