@@ -1,12 +1,15 @@
-"""`beamwatch run` refusing to start, and stopping promptly."""
+"""`beamwatch run` refusing to start, stopping promptly, and the store it writes."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -133,3 +136,36 @@ def test_cors_origins_not_json_rejected(tmp_path: Path) -> None:
     )
     assert "must be a JSON list such as" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_store_variable_moves_probe_writes(tmp_path: Path) -> None:
+    config = tmp_path / "beamwatch.toml"
+    write_config(config, api_port=free_port(), store="points.db", interval_s=1)
+    moved = tmp_path / "env.db"
+    environment = {**os.environ, "BEAMWATCH_API_STORE__PATH": str(moved)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collector", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+    )
+
+    rows = 0
+    deadline = time.monotonic() + 20
+    while rows == 0 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        if moved.exists():
+            with closing(sqlite3.connect(moved)) as connection:
+                try:
+                    rows = connection.execute("SELECT count(*) FROM probe").fetchone()[
+                        0
+                    ]
+                except sqlite3.OperationalError:
+                    rows = 0
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+
+    assert rows > 0, stderr
+    assert not (tmp_path / "points.db").exists()
