@@ -551,7 +551,8 @@ def run(args: argparse.Namespace) -> None:
             stop_process(server)
         if influxd is not None:
             influxd.stop()
-            shutil.rmtree(influxd.work, ignore_errors=True)
+        # Removes the seeded SQLite file or influxd's data; a --db file is elsewhere.
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def parse_rates(text: str) -> list[float]:
