@@ -50,6 +50,12 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def one_line(message: str) -> str:
+    """Join aiohttp's multi-line parser message and drop its caret line."""
+    lines = (line.strip() for line in message.splitlines())
+    return " | ".join(line for line in lines if line.strip("^ "))
+
+
 class BadRequestLineFilter(logging.Filter):
     """Log aiohttp's rejection of a malformed request as one WARNING line.
 
@@ -62,7 +68,7 @@ class BadRequestLineFilter(logging.Filter):
         if isinstance(error, HttpProcessingError):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.msg = "rejected a malformed HTTP request: %s"
-            record.args = (error.message,)
+            record.args = (one_line(error.message),)
             record.exc_info = None
         return True
 

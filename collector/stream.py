@@ -91,10 +91,12 @@ class StreamHub:
     def subscribe(self) -> asyncio.Queue[bytes | None]:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(CLIENT_QUEUE_SIZE)
         self._clients.add(queue)
-        if self._latest is not None:
-            queue.put_nowait(self._points_event(self._latest))
+        # During an outage the last points are stale, so send the outage alone;
+        # the dashboard catches up when `store: ok` follows.
         if self._outage is not None:
             queue.put_nowait(self._outage)
+        elif self._latest is not None:
+            queue.put_nowait(self._points_event(self._latest))
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[bytes | None]) -> None:
@@ -113,6 +115,7 @@ class StreamHub:
                 # scratch, so alerts raised while idle are not replayed as new.
                 self._latest = None
                 self._last_alert_ms = None
+                self._outage = None
             await asyncio.sleep(self._poll_s)
 
     async def poll_once(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from collector.cli import BadRequestLineFilter
 
@@ -41,3 +41,13 @@ def test_other_errors_left_alone() -> None:
     assert BadRequestLineFilter().filter(record)
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None
+
+
+def test_multiline_message_logged_on_one_line() -> None:
+    message = "Invalid header token:\n\n  b'Bad Header'\n       ^"
+    record = record_of(BadHttpMessage(message))
+
+    assert BadRequestLineFilter().filter(record)
+    assert record.getMessage() == (
+        "rejected a malformed HTTP request: Invalid header token: | b'Bad Header'"
+    )

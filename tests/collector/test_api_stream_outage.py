@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from collector.store.sqlite import SQLiteStore
 from tests.collector.conftest import MakeClient
 from tests.collector.sse import next_event
 from tests.collector.test_api_store_down import SwitchableStore
 
 
-# NOTE: StreamHub.subscribe in collector/stream.py queues the last `points`
-# event before the outage event. Remove this mark once it queues the outage
-# alone; strict makes the test fail as a reminder when that lands.
-@pytest.mark.xfail(
-    strict=True, reason="subscribe() sends the last points before the outage"
-)
 async def test_outage_comes_before_points(
     store: SQLiteStore, make_client: MakeClient
 ) -> None:
