@@ -13,7 +13,7 @@
    stream's newest-point poll) alone, in this process, before any load.
 3. Starts the API in its own process (`serve`), so the load generator and the
    server each get a core.
-3. Dashboard phase: N clients each hold one /api/stream, poll /api/heatmap and
+4. Dashboard phase: N clients each hold one /api/stream, poll /api/heatmap and
    /api/metrics once a second, and fetch both again on every `points` event.
    A writer adds one round of points (one per series) every --write-every-s,
    so the stream has something to announce. Prints errors, latency
