@@ -17,6 +17,7 @@ probes as well as for the API, because `beamwatch run` keeps one store:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -73,20 +74,48 @@ class ApiServerSettings(ApiFields, BaseSettings):
         return (env_settings, init_settings)
 
 
-def describe_settings_error(error: SettingsError) -> str:
-    """Name the variable whose value pydantic-settings could not parse as JSON."""
-    match = re.search(r'field "(\w+)"', str(error))
-    if match is None:
-        return f"invalid BEAMWATCH_API_* variable: {error}"
-    field = match.group(1)
+def read_variable(field: str) -> tuple[str, str | None]:
+    """Return the variable name of `field` and its value, or None when unset."""
     name = ENV_PREFIX + field.upper()
     # Variable names are matched without regard to case, as pydantic-settings does.
     value = next(
         (value for key, value in os.environ.items() if key.upper() == name), None
     )
+    return name, value
+
+
+def not_json_message(field: str) -> str:
+    name, value = read_variable(field)
     expected = JSON_EXAMPLES.get(field, "valid JSON")
     assignment = name if value is None else f"{name}={value!r}"
     return f"{assignment} is not valid JSON; {name} must be {expected}"
+
+
+def check_json_variables() -> None:
+    """Raise ConfigError naming a set JSON variable whose value is not JSON.
+
+    pydantic-settings raises SettingsError for some of these and passes others
+    on as a string that fails validation with no variable named, so both are
+    checked here first.
+    """
+    for field in JSON_EXAMPLES:
+        _, value = read_variable(field)
+        if value is None:
+            continue
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"invalid API settings: {not_json_message(field)}"
+            ) from None
+
+
+def describe_settings_error(error: SettingsError) -> str:
+    """Name the variable whose value pydantic-settings could not parse as JSON."""
+    match = re.search(r'field "(\w+)"', str(error))
+    if match is None:
+        return f"invalid BEAMWATCH_API_* variable: {error}"
+    return not_json_message(match.group(1))
 
 
 def load_api_settings(
@@ -101,6 +130,7 @@ def load_api_settings(
     if store is not None:
         values["store"] = store.model_dump()
     values.update(overrides)
+    check_json_variables()
     try:
         return ApiServerSettings(**values)
     except SettingsError as exc:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from pydantic_settings import SettingsError
 
 from collector.config import (
     ApiFields,
@@ -17,7 +18,11 @@ from collector.config import (
     SQLiteStoreSettings,
     parse_config,
 )
-from collector.settings import ApiServerSettings, load_api_settings
+from collector.settings import (
+    ApiServerSettings,
+    describe_settings_error,
+    load_api_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -198,6 +203,13 @@ def test_environment_overrides_file_setting(monkeypatch: pytest.MonkeyPatch) -> 
             "BEAMWATCH_API_CORS_ORIGINS='[' is not valid JSON",
             id="lower-case-name",
         ),
+        pytest.param(
+            "BEAMWATCH_API_STORE",
+            "{x",
+            "BEAMWATCH_API_STORE='{x' is not valid JSON; BEAMWATCH_API_STORE must be"
+            ' a JSON object such as \'{"kind": "sqlite",',
+            id="store",
+        ),
     ],
 )
 def test_unparsable_json_names_variable(
@@ -219,3 +231,17 @@ def test_store_path_variable_checked(
 
     with pytest.raises(ConfigError, match=f"directory {store.parent} does not exist"):
         load_api_settings(store=SQLiteStoreSettings())
+
+
+def test_settings_error_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BEAMWATCH_API_CORS_ORIGINS", "http://a.example")
+    # The message pydantic-settings 2.x gives when a variable is not JSON.
+    error = SettingsError(
+        'error parsing value for field "cors_origins" from source "EnvSettingsSource"'
+    )
+
+    message = describe_settings_error(error)
+
+    assert message.startswith(
+        "BEAMWATCH_API_CORS_ORIGINS='http://a.example' is not valid JSON"
+    )
