@@ -40,7 +40,7 @@ from collector.config import (
 )
 
 ENV_PREFIX = "BEAMWATCH_API_"
-# Examples for the settings whose variables hold JSON.
+# Examples for the settings whose variables contain JSON.
 JSON_EXAMPLES = {
     "cors_origins": "a JSON list such as '[\"https://dash.example.com\"]'",
     "store": (
