@@ -20,7 +20,7 @@ import typer
 
 from collector.config import ConfigError, InfluxStoreSettings, load_config
 from collector.store.base import StoreUnavailable
-from collector.store.influx import open_influx_store
+from collector.store.influx import InfluxStore, open_influx_store
 from probe.lineprotocol import encode_line
 from probe.writers import WriteError
 
@@ -87,8 +87,11 @@ def shard_duration(retention: str) -> str:
     return "1h"
 
 
-async def create_database(settings: InfluxStoreSettings) -> list[str]:
-    """Create the database, make the retention policy its default, return the steps.
+async def create_database(settings: InfluxStoreSettings) -> tuple[list[str], str]:
+    """Create the database, make the retention policy its default.
+
+    Return the statements run and a warning, empty unless points are left
+    behind in the previous default policy.
 
     Both statements name the shard duration: ALTER would otherwise keep the
     policy's old one, and InfluxDB rejects a retention shorter than its shard
@@ -106,6 +109,7 @@ async def create_database(settings: InfluxStoreSettings) -> list[str]:
     )
     try:
         await store.query(steps[:1], {})
+        warning = await moved_default_warning(store, database, policy)
         try:
             await store.query([create_policy], {})
             steps.append(create_policy)
@@ -120,7 +124,39 @@ async def create_database(settings: InfluxStoreSettings) -> list[str]:
             steps.append(alter)
     finally:
         await store.close()
-    return steps
+    return steps, warning
+
+
+def quoted(identifier: str) -> str:
+    """Quote an InfluxQL identifier read from the server."""
+    escaped = identifier.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+async def moved_default_warning(store: InfluxStore, database: str, policy: str) -> str:
+    """Warn when making `policy` the default hides probe points of the old default.
+
+    Queries that name no retention policy, the dashboard's and the README's
+    among them, read the default policy only.
+    """
+    (series,) = await store.query(
+        [f"SHOW RETENTION POLICIES ON {quoted(database)}"], {}
+    )
+    rows = series[0][1] if series else []
+    previous = next((row["name"] for row in rows if row.get("default")), None)
+    if previous is None or previous == policy:
+        return ""
+    source = f"{quoted(database)}.{quoted(previous)}.probe"
+    (counted,) = await store.query([f'SELECT count("ok") FROM {source}'], {})
+    points = counted[0][1][0]["count"] if counted else 0
+    if not points:
+        return ""
+    target = f"{quoted(database)}.{quoted(policy)}.probe"
+    return (
+        f"warning: {points} probe points stay in the old default policy"
+        f" {quoted(previous)}, which queries without a policy name no longer"
+        f" read. Copy them with: SELECT * INTO {target} FROM {source} GROUP BY *"
+    )
 
 
 @influx_app.command("setup")
@@ -134,11 +170,13 @@ def setup(config: ConfigOption) -> None:
             typer.echo(f"  {command}")
         return
     try:
-        steps = asyncio.run(create_database(settings))
+        steps, warning = asyncio.run(create_database(settings))
     except StoreUnavailable as exc:
         raise fail(f"setup failed: {exc}", 1) from None
     for step in steps:
         typer.echo(f"ok: {step}")
+    if warning:
+        typer.echo(warning, err=True)
 
 
 async def write_and_read_back(settings: InfluxStoreSettings) -> float:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import subprocess
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +97,39 @@ def test_setup_shortens_retention_below_shard(
     assert row_1h[1:3] == ["1h0m0s", "1h0m0s"]
     assert forever.exit_code == 0, forever.output
     assert row_inf[1:3] == ["0s", "168h0m0s"]
+
+
+def test_setup_warns_of_points_left_in_old_default(
+    tmp_path: Path, influxd: InfluxServer
+) -> None:
+    influxd.create_database("fresh")
+    form = urllib.parse.urlencode({"db": "fresh", "precision": "ms"})
+    # Recent points: the new 90d policy rejects older ones, copies included.
+    now_ms = int(time.time() * 1000)
+    body = f"probe,region=r ok=true {now_ms}\nprobe,region=r ok=true {now_ms + 1}"
+    urllib.request.urlopen(f"{influxd.url}/write?{form}", data=body.encode()).close()
+    config = write_config(tmp_path, influx_store_toml(influxd.url))
+
+    result = runner.invoke(influx_app, ["setup", "-c", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert 'warning: 2 probe points stay in the old default policy "autogen"' in (
+        result.output
+    )
+    copy = 'SELECT * INTO "fresh"."beamwatch".probe FROM "fresh"."autogen".probe'
+    assert f"{copy} GROUP BY *" in result.output
+    influxd.query(f"{copy} GROUP BY *", "fresh")
+    assert influxd.count("fresh") == 2
+
+
+def test_setup_quiet_without_old_points(tmp_path: Path, influxd: InfluxServer) -> None:
+    influxd.create_database("fresh")
+    config = write_config(tmp_path, influx_store_toml(influxd.url))
+
+    result = runner.invoke(influx_app, ["setup", "-c", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
 
 
 @pytest.mark.parametrize(
