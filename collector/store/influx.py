@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import aiohttp
 from pydantic import SecretStr
@@ -56,6 +57,8 @@ from probe.writers import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FUNDS_FIELDS = (
     "funds",
@@ -186,16 +189,23 @@ class InfluxStore(InfluxQLClient):
         self, since_ms: int, until_ms: int, stat: Stat
     ) -> list[HeatmapCell]:
         if self._recent.covers(since_ms, until_ms):
-            try:
-                cells = await self._recent.heatmap(since_ms, until_ms, stat)
-                if cells is not None:
-                    return cells
-            except TruncatedResult as exc:
-                log.warning(
-                    "heatmaps now ask InfluxDB for every percentile, because %s", exc
-                )
-                self._recent.active = False
+            cells = await self._from_recent(
+                self._recent.heatmap(since_ms, until_ms, stat)
+            )
+            if cells is not None:
+                return cells
         return await self._heatmap_direct(since_ms, until_ms, stat)
+
+    async def _from_recent(self, answer: Awaitable[T | None]) -> T | None:
+        """Await an answer from the held points; None means ask InfluxDB."""
+        try:
+            return await answer
+        except TruncatedResult as exc:
+            log.warning(
+                "queries now ask InfluxDB for every percentile, because %s", exc
+            )
+            self._recent.active = False
+            return None
 
     async def read_points(
         self, since_ms: int, until_ms: int, region: str, provider: str | None
@@ -303,6 +313,12 @@ class InfluxStore(InfluxQLClient):
     ) -> list[PulsePoint]:
         if int(bucket_ms) <= 0:
             raise ValueError(f"bucket_ms must be positive, not {bucket_ms}")
+        if self._recent.covers(since_ms, until_ms) and where.target is None:
+            held = await self._from_recent(
+                self._recent.pulse(since_ms, until_ms, bucket_ms, where)
+            )
+            if held is not None:
+                return held
         params = time_params(since_ms, until_ms)
         clause = tag_filter(where, params)
         statement = (
@@ -323,6 +339,12 @@ class InfluxStore(InfluxQLClient):
     async def summary(
         self, since_ms: int, until_ms: int, where: QueryFilter
     ) -> Summary:
+        if self._recent.covers(since_ms, until_ms) and where.target is None:
+            held = await self._from_recent(
+                self._recent.summary(since_ms, until_ms, where)
+            )
+            if held is not None:
+                return held
         params = time_params(since_ms, until_ms)
         clause = tag_filter(where, params)
         by_outcome_result, percentile_result = await self.query_each(

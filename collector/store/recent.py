@@ -2,13 +2,16 @@
 
 An exact percentile needs every raw point of the window, and influxd 1.6 spends
 about 3 us of CPU per point and 60 us per series on PERCENTILE(), so a 1 h
-heatmap of 200 series costs about 60 ms of its CPU on every refresh.
+heatmap of 200 series costs about 60 ms of its CPU on every refresh, and the
+Pulse series and summary of /api/metrics another 230 ms.
 `RecentPoints` keeps the raw points of the last hours, so a query asks
 InfluxDB only for the points of the last two minutes and for one count per
 region. When a region's count differs from the held points (a spool replay
 of old points, a deletion, a point that arrived between the two requests),
 its cells are counted, and each cell that differs is read again whole before
-the heatmap is computed. So every answer comes from the points InfluxDB holds.
+the answer is computed. So every answer comes from the points InfluxDB holds.
+The held points are grouped by region, provider and outcome, so a query
+filtered by target goes to InfluxDB.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from collector.stats import percentile
-from collector.store.base import HeatmapCell, Stat
+from collector.store.base import HeatmapCell, PulsePoint, QueryFilter, Stat, Summary
 
 log = logging.getLogger(__name__)
 
@@ -117,27 +120,108 @@ class RecentPoints:
     async def heatmap(
         self, since_ms: int, until_ms: int, stat: Stat
     ) -> list[HeatmapCell] | None:
-        """Bring the held points up to date, check them, and compute the cells.
-
-        None when the points are more than `max_points`: ask InfluxDB instead.
-        """
+        """Compute the heatmap; None when the points are over `max_points`."""
         async with self._lock:
-            regions = await self._source.regions()
-            # Both requests at once: a point written between them shows as a
-            # count that differs, which _reconcile then reads again.
-            _, totals = await asyncio.gather(
-                self._refresh(regions, since_ms, until_ms),
-                asyncio.gather(
-                    *(
-                        self._source.count_points(since_ms, until_ms, region, False)
-                        for region in regions
-                    )
-                ),
-            )
-            await self._reconcile(regions, totals, since_ms, until_ms)
-            if not self._within_size():
+            if not await self._sync(since_ms, until_ms):
                 return None
             return self.compute(since_ms, until_ms, stat)
+
+    async def pulse(
+        self, since_ms: int, until_ms: int, bucket_ms: int, where: QueryFilter
+    ) -> list[PulsePoint] | None:
+        """Compute p50 and p95 per region and time bucket, as GROUP BY time() does.
+
+        None when the points are over `max_points`. `where.target` must be
+        None, because the held points are not kept per target.
+        """
+        async with self._lock:
+            if not await self._sync(since_ms, until_ms):
+                return None
+            buckets: dict[tuple[str, int], list[float]] = defaultdict(list)
+            for (region, _, _), points in self._selected(where, ok_only=True):
+                start, end = points.bounds(since_ms, until_ms)
+                for time_ms, ttfb_ms in zip(
+                    points.times[start:end], points.ttfbs[start:end], strict=True
+                ):
+                    if ttfb_ms == ttfb_ms:
+                        buckets[(region, time_ms // bucket_ms * bucket_ms)].append(
+                            ttfb_ms
+                        )
+            pulse = []
+            for (region, start_ms), ttfbs in sorted(buckets.items()):
+                ttfbs.sort()
+                pulse.append(
+                    PulsePoint(
+                        region,
+                        start_ms,
+                        percentile(ttfbs, 50),
+                        percentile(ttfbs, 95),
+                        len(ttfbs),
+                    )
+                )
+            return pulse
+
+    async def summary(
+        self, since_ms: int, until_ms: int, where: QueryFilter
+    ) -> Summary | None:
+        """Count points per outcome and take TTFB percentiles of the ok ones.
+
+        None when the points are over `max_points`; `where.target` must be None.
+        """
+        async with self._lock:
+            if not await self._sync(since_ms, until_ms):
+                return None
+            by_outcome: dict[str, int] = defaultdict(int)
+            ttfbs: list[float] = []
+            for (_, _, outcome), points in self._selected(where, ok_only=False):
+                start, end = points.bounds(since_ms, until_ms)
+                with_ok = sum(points.has_ok[start:end])
+                if with_ok:
+                    by_outcome[outcome] += with_ok
+                if outcome == "ok":
+                    ttfbs.extend([v for v in points.ttfbs[start:end] if v == v])
+            ttfbs.sort()
+            return Summary(
+                count=sum(by_outcome.values()),
+                ok_count=by_outcome.get("ok", 0),
+                p50_ms=percentile(ttfbs, 50),
+                p95_ms=percentile(ttfbs, 95),
+                p99_ms=percentile(ttfbs, 99),
+                by_outcome=dict(by_outcome),
+            )
+
+    def _selected(
+        self, where: QueryFilter, *, ok_only: bool
+    ) -> list[tuple[Group, _Points]]:
+        if where.target is not None:
+            raise ValueError("held points are not kept per target; ask InfluxDB")
+        return [
+            (group, points)
+            for group, points in self._groups.items()
+            if where.region in (None, group[0])
+            and where.provider in (None, group[1])
+            and (group[2] == "ok" or not ok_only)
+        ]
+
+    async def _sync(self, since_ms: int, until_ms: int) -> bool:
+        """Bring the held points of the window up to date and check them.
+
+        False when the held points are over `max_points`.
+        """
+        regions = await self._source.regions()
+        # Both requests at once: a point written between them shows as a
+        # count that differs, which _reconcile then reads again.
+        _, totals = await asyncio.gather(
+            self._refresh(regions, since_ms, until_ms),
+            asyncio.gather(
+                *(
+                    self._source.count_points(since_ms, until_ms, region, False)
+                    for region in regions
+                )
+            ),
+        )
+        await self._reconcile(regions, totals, since_ms, until_ms)
+        return self._within_size()
 
     async def _refresh(self, regions: list[str], since_ms: int, until_ms: int) -> None:
         """Read the points InfluxDB holds that are not held here yet."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.store.base import Stat
+from collector.store.base import QueryFilter, Stat
 from collector.store.influx import InfluxStore
 from probe.models import Measurement, Outcome
 from probe.writers import V1Writer
@@ -42,15 +42,25 @@ def point(time_ms: int, provider: str, ttfb_ms: float | None) -> Measurement:
     )
 
 
-async def assert_same_heatmaps(
+FILTERS = (QueryFilter(), QueryFilter(region="eu-central-1", provider="beta"))
+
+
+async def assert_same_answers(
     stores: LoadedStores, server: InfluxServer, since_ms: int, until_ms: int
 ) -> None:
+    """Compare heatmap, Pulse and summary from held points with InfluxDB's own."""
     direct = direct_store(server)
     try:
         for stat in Stat:
             expected = await direct.heatmap(since_ms, until_ms, stat)
             assert await stores.influx.heatmap(since_ms, until_ms, stat) == expected
             assert await stores.sqlite.heatmap(since_ms, until_ms, stat) == expected
+        for where in FILTERS:
+            window = (since_ms, until_ms)
+            pulse = await direct.pulse(*window, 5 * MINUTE_MS, where)
+            assert await stores.influx.pulse(*window, 5 * MINUTE_MS, where) == pulse
+            summary = await direct.summary(*window, where)
+            assert await stores.influx.summary(*window, where) == summary
     finally:
         await direct.close()
 
@@ -58,7 +68,7 @@ async def assert_same_heatmaps(
 async def test_moving_window_reads_only_new_points(
     stores: LoadedStores, influxd: InfluxServer
 ) -> None:
-    await assert_same_heatmaps(stores, influxd, BASE_MS, BASE_MS + HOUR_MS)
+    await assert_same_answers(stores, influxd, BASE_MS, BASE_MS + HOUR_MS)
     fresh = [point(BASE_MS + HOUR_MS + i * 1000, "alpha", 900.0 + i) for i in range(5)]
     # Behind the newest held point but within the part read again each time.
     fresh.append(point(BASE_MS + HOUR_MS - 30_000, "gamma", 0.5))
@@ -66,7 +76,7 @@ async def test_moving_window_reads_only_new_points(
     await stores.influx.write(fresh)
 
     since_ms = BASE_MS + 10 * MINUTE_MS
-    await assert_same_heatmaps(stores, influxd, since_ms, since_ms + HOUR_MS)
+    await assert_same_answers(stores, influxd, since_ms, since_ms + HOUR_MS)
     recent = stores.influx.recent_points
     assert recent.full_loads == 1
     assert recent.reloaded_cells == 0
@@ -75,14 +85,14 @@ async def test_moving_window_reads_only_new_points(
 async def test_late_point_is_counted_and_read(
     stores: LoadedStores, influxd: InfluxServer
 ) -> None:
-    await assert_same_heatmaps(stores, influxd, BASE_MS, BASE_MS + HOUR_MS)
+    await assert_same_answers(stores, influxd, BASE_MS, BASE_MS + HOUR_MS)
     # Half an hour old, far behind the two minutes read again on every
     # query, as a spool replay after an outage writes it.
     late = [point(BASE_MS + 30 * MINUTE_MS + 17, "beta", 4321.0)]
     await stores.sqlite.write(late)
     await stores.influx.write(late)
 
-    await assert_same_heatmaps(stores, influxd, BASE_MS, BASE_MS + HOUR_MS)
+    await assert_same_answers(stores, influxd, BASE_MS, BASE_MS + HOUR_MS)
     assert stores.influx.recent_points.reloaded_cells == 1
 
 
@@ -104,10 +114,10 @@ async def test_deleted_points_leave_the_heatmap(
 async def test_earlier_window_loads_again(
     stores: LoadedStores, influxd: InfluxServer
 ) -> None:
-    await assert_same_heatmaps(
+    await assert_same_answers(
         stores, influxd, BASE_MS + 30 * MINUTE_MS, BASE_MS + HOUR_MS
     )
-    await assert_same_heatmaps(stores, influxd, BASE_MS, BASE_MS + 20 * MINUTE_MS)
+    await assert_same_answers(stores, influxd, BASE_MS, BASE_MS + 20 * MINUTE_MS)
     assert stores.influx.recent_points.full_loads == 2
 
 
@@ -160,3 +170,13 @@ async def test_cut_results_fall_back_to_percentile(
     finally:
         await store.close()
         server.stop()
+
+
+async def test_target_filter_asks_influxdb(stores: LoadedStores) -> None:
+    window = (BASE_MS, BASE_MS + HOUR_MS)
+    where = QueryFilter(target="small")
+
+    summary = await stores.influx.summary(*window, where)
+
+    assert summary == await stores.sqlite.summary(*window, where)
+    assert stores.influx.recent_points.full_loads == 0
