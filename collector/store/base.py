@@ -7,6 +7,7 @@ connection has no service latency; counts and success rates use every attempt.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -46,6 +47,21 @@ class HeatmapCell:
     count: int
     success_rate: float | None
     latest_ms: int | None
+
+
+def heatmap_cells(
+    tallies: Mapping[tuple[str, str], Sequence[int]],
+    latest: Mapping[tuple[str, str], int],
+    stat: Stat,
+    percentiles: Mapping[tuple[str, str], float | None],
+) -> list[HeatmapCell]:
+    """Build the cells, sorted, from (count, ok count) per (region, provider)."""
+    cells = []
+    for cell, (count, ok_count) in sorted(tallies.items()):
+        success_rate = ok_count / count
+        value = success_rate if stat.percent is None else percentiles.get(cell)
+        cells.append(HeatmapCell(*cell, value, count, success_rate, latest.get(cell)))
+    return cells
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ from collector.store.base import (
     Stat,
     StoreUnavailable,
     Summary,
+    heatmap_cells,
 )
 from collector.store.influxql import (
     TIME_RANGE,
@@ -301,12 +302,7 @@ class InfluxStore(InfluxQLClient):
                 else:
                     percentiles[key] = rows[0]["percentile"]
 
-        cells = []
-        for key, (count, ok_count) in sorted(tallies.items()):
-            success_rate = ok_count / count
-            value = success_rate if stat.percent is None else percentiles.get(key)
-            cells.append(HeatmapCell(*key, value, count, success_rate, latest.get(key)))
-        return cells
+        return heatmap_cells(tallies, latest, stat, percentiles)
 
     async def pulse(
         self, since_ms: int, until_ms: int, bucket_ms: int, where: QueryFilter

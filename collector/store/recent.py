@@ -1,17 +1,17 @@
 """Recent raw probe points held in memory and kept equal to InfluxDB's.
 
-An exact percentile needs every raw point of the window, and influxd 1.6 spends
+An exact percentile needs every raw point of the window. influxd 1.6 spends
 about 3 us of CPU per point and 60 us per series on PERCENTILE(), so a 1 h
-heatmap of 200 series costs about 60 ms of its CPU on every refresh, and the
-Pulse series and summary of /api/metrics another 230 ms.
-`RecentPoints` keeps the raw points of the last hours, so a query asks
-InfluxDB only for the points of the last two minutes and for one count per
-region. When a region's count differs from the held points (a spool replay
-of old points, a deletion, a point that arrived between the two requests),
-its cells are counted, and each cell that differs is read again whole before
-the answer is computed. So every answer comes from the points InfluxDB holds.
-The held points are grouped by region, provider and outcome, so a query
-filtered by target goes to InfluxDB.
+heatmap of 200 series costs about 60 ms of its CPU on every refresh. The
+Pulse series and summary of /api/metrics cost another 230 ms (measured in
+bench/api_load.py). `RecentPoints` keeps the raw points of the last hours in
+memory ("held points"), so a query reads from InfluxDB only the points of the
+last two minutes and one count per region. When a region's count differs from
+the held points (a spool replay of old points, a deletion, a point that
+arrived between the two requests), its cells are counted, and each cell that
+differs is read again whole before the result is computed. So every result
+comes from the points InfluxDB has. The held points are grouped by region,
+provider and outcome, so a query filtered by target goes to InfluxDB.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from collector.stats import percentile
-from collector.store.base import HeatmapCell, PulsePoint, QueryFilter, Stat, Summary
+from collector.store.base import (
+    HeatmapCell,
+    PulsePoint,
+    QueryFilter,
+    Stat,
+    Summary,
+    heatmap_cells,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,7 @@ RawPoint = tuple[int, float | None, bool | None]
 
 
 class RawSource(Protocol):
-    """Where the raw points come from: InfluxStore."""
+    """The source of raw points and counts: InfluxStore."""
 
     async def regions(self) -> list[str]: ...
 
@@ -59,7 +66,7 @@ class RawSource(Protocol):
 
 @dataclass(slots=True)
 class _Points:
-    """The held points of one group in time order; NaN stands for no value."""
+    """The held points of one group in time order; NaN marks a missing TTFB."""
 
     times: array[int] = field(default_factory=lambda: array("q"))
     ttfbs: array[float] = field(default_factory=lambda: array("d"))
@@ -91,7 +98,7 @@ class RecentPoints:
 
     A window longer than `span_ms` is not served here. Past `max_points` the
     held points are dropped and `active` turns False, so a deployment too
-    large for memory asks InfluxDB directly instead.
+    large for memory queries InfluxDB directly instead.
     """
 
     # Points of the last `overlap_ms` are read again on every query, so a
@@ -224,7 +231,7 @@ class RecentPoints:
         return self._within_size()
 
     async def _refresh(self, regions: list[str], since_ms: int, until_ms: int) -> None:
-        """Read the points InfluxDB holds that are not held here yet."""
+        """Read the points that InfluxDB has and this cache does not have yet."""
         if not self._loaded or not self._low_ms <= since_ms <= self._high_ms:
             self._loaded = False
             self._groups = {}
@@ -237,7 +244,7 @@ class RecentPoints:
             end_ms = max(self._high_ms, until_ms)
             await self._read(regions, start_ms, end_ms)
             self._high_ms = end_ms
-        # Keep the asked window even when it ends before the newest points.
+        # Keep the requested window even when it ends before the newest points.
         oldest_ms = min(self._high_ms - self.span_ms, since_ms)
         if oldest_ms > self._low_ms:
             for points in self._groups.values():
@@ -262,23 +269,23 @@ class RecentPoints:
     ) -> None:
         """Read again each cell whose counts differ from InfluxDB's.
 
-        `totals` holds InfluxDB's total count of each region in `regions`.
+        `totals` contains InfluxDB's total count of each region in `regions`.
         """
-        held = self.counts(since_ms, until_ms)
+        cached = self.counts(since_ms, until_ms)
         for region, total in zip(regions, totals, strict=True):
-            held_total = sum(n for group, n in held.items() if group[0] == region)
-            if total.get(("", "", ""), 0) == held_total:
+            cached_total = sum(n for group, n in cached.items() if group[0] == region)
+            if total.get(("", "", ""), 0) == cached_total:
                 continue
             counts = await self._source.count_points(since_ms, until_ms, region, True)
             cells = {
                 (group[0], group[1])
-                for group in counts.keys() | held.keys()
-                if group[0] == region and counts.get(group) != held.get(group)
+                for group in counts.keys() | cached.keys()
+                if group[0] == region and counts.get(group) != cached.get(group)
             }
             for cell in sorted(cells):
                 await self._reload_cell(*cell)
         # A region whose points are all gone no longer appears in `regions`.
-        for group in [group for group in held if group[0] not in regions]:
+        for group in [group for group in cached if group[0] not in regions]:
             del self._groups[group]
 
     async def _reload_cell(self, region: str, provider: str) -> None:
@@ -306,9 +313,9 @@ class RecentPoints:
         counts: Counts = {}
         for group, points in self._groups.items():
             start, end = points.bounds(since_ms, until_ms)
-            held = sum(points.has_ok[start:end])
-            if held:
-                counts[group] = held
+            with_ok = sum(points.has_ok[start:end])
+            if with_ok:
+                counts[group] = with_ok
         return counts
 
     def compute(self, since_ms: int, until_ms: int, stat: Stat) -> list[HeatmapCell]:
@@ -329,27 +336,22 @@ class RecentPoints:
             if outcome == "ok" and stat.percent is not None:
                 # NaN, a point without ttfb_ms, is the one value unequal to itself.
                 ttfbs[cell].extend([v for v in points.ttfbs[start:end] if v == v])
-        cells = []
-        for cell, (count, ok_count) in sorted(tallies.items()):
-            success_rate = ok_count / count
-            if stat.percent is None:
-                value: float | None = success_rate
-            else:
-                value = percentile(sorted(ttfbs[cell]), stat.percent)
-            cells.append(
-                HeatmapCell(*cell, value, count, success_rate, latest.get(cell))
-            )
-        return cells
+        percentiles = {
+            cell: percentile(sorted(values), stat.percent)
+            for cell, values in ttfbs.items()
+            if stat.percent is not None
+        }
+        return heatmap_cells(tallies, latest, stat, percentiles)
 
     def _within_size(self) -> bool:
         """Drop every held point and turn off when they are over `max_points`."""
-        held = sum(len(points.times) for points in self._groups.values())
-        if held > self.max_points:
+        total = sum(len(points.times) for points in self._groups.values())
+        if total > self.max_points:
             log.warning(
                 "holding %d recent points is more than recent_points_max = %d;"
                 " heatmaps now ask InfluxDB for every percentile (raise"
                 " recent_points_max or lower recent_points_hours)",
-                held,
+                total,
                 self.max_points,
             )
             self._groups = {}
