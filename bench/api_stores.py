@@ -1,8 +1,8 @@
 """Stores for bench/api_load.py: the seeded data, influxd, and timing helpers.
 
-The day of points (4 regions x 10 providers x 5 targets at one point a
-minute), how it is loaded into a SQLite file or a fresh influxd, the CPU meter
-that reads /proc, and the timing of each store query alone.
+The data is a day of points: 4 regions x 10 providers x 5 targets at one point
+a minute. This module loads it into a SQLite file or a fresh influxd. It also
+holds the CPU meter, which reads /proc, and times each store query alone.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Then it plays a dashboard: each repetition writes the next minute of points
 to both stores, moves the window on by that minute and times `heatmap()`
 with the p95 statistic for the last hour and for the whole day.
 
-Three stores answer: SQLite; InfluxDB as the collector uses it, where a
+Three stores run the query: SQLite; InfluxDB as the collector uses it, where a
 heatmap of up to 6 h is computed from raw points held in memory and checked
 against InfluxDB's counts (collector.store.recent); and InfluxDB asked for
 every percentile ("influxdb-direct", recent_points_hours = 0). The first
@@ -17,7 +17,7 @@ InfluxDB query, which reads the whole hour of raw points, is timed apart as
 "cold". It prints p50 and p95 latency beside the targets (1 h under 50 ms,
 24 h under 1 s) and checks after every query that all stores returned equal
 cells. "CPU ms" is the CPU time one query costs: the influxd process, or this
-process for SQLite; on a busy machine it estimates the latency with a free
+process for SQLite. On a busy machine it estimates the latency with a free
 core. All stores compute exact nearest-rank percentiles from raw points.
 """
 

@@ -98,9 +98,9 @@ class InfluxStoreSettings(Strict):
     retry_attempts: int = Field(strict=True, default=5, ge=1, le=20)
     retry_max_s: float = Field(strict=True, default=30.0, gt=0, le=3600)
     spool_path: Path = Path("beamwatch-spool.db")
-    # Heatmaps of windows up to this many hours are computed from raw points
-    # the collector holds in memory, checked against InfluxDB's counts on
-    # every query; 0 asks InfluxDB for every percentile instead.
+    # Heatmaps, Pulse and summary of windows up to this many hours are computed
+    # from raw points kept in memory and checked against InfluxDB's counts on
+    # every query. 0 queries InfluxDB for every percentile instead.
     recent_points_hours: float = Field(strict=True, default=6.0, ge=0, le=48)
     recent_points_max: int = Field(
         strict=True, default=2_000_000, ge=1000, le=100_000_000

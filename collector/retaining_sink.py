@@ -20,27 +20,27 @@ log = logging.getLogger(__name__)
 
 
 class RetainingSink:
-    """Hand rounds to `write` in order; keep at most `max_held` unwritten points."""
+    """A sink that hands rounds to `write` in order, keeping up to `max_unwritten`."""
 
     def __init__(
         self,
         write: Callable[[list[Measurement]], Awaitable[None]],
         *,
-        max_held: int = 100_000,
+        max_unwritten: int = 100_000,
     ) -> None:
         self._write = write
-        self.max_held = max_held
-        self._held: list[Measurement] = []
+        self.max_unwritten = max_unwritten
+        self._unwritten: list[Measurement] = []
         self._flushing: asyncio.Task[None] | None = None
         self._failing = False
         self.dropped_points = 0
 
     @property
-    def held_points(self) -> int:
-        return len(self._held)
+    def unwritten_points(self) -> int:
+        return len(self._unwritten)
 
     async def __call__(self, measurements: list[Measurement]) -> None:
-        self._held.extend(measurements)
+        self._unwritten.extend(measurements)
         self._trim()
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush(), name="store-writer")
@@ -51,45 +51,47 @@ class RetainingSink:
             await self._flushing
 
     async def close(self) -> None:
-        """Wait for the write in progress, then try once more to write what is held."""
+        """Wait for the write in progress, then try once more with what is left."""
         await self.drain()
-        if self._held:
+        if self._unwritten:
             await self._flush()
-        if self._held:
+        if self._unwritten:
             log.error(
                 "stopping with %d points the store did not take; they are lost",
-                len(self._held),
+                len(self._unwritten),
             )
 
     async def _flush(self) -> None:
-        while self._held:
-            batch, self._held = self._held, []
+        while self._unwritten:
+            batch, self._unwritten = self._unwritten, []
             try:
                 await self._write(batch)
             except StoreUnavailable as exc:
                 # Older points go first again, ahead of any that came meanwhile.
-                self._held = batch + self._held
+                self._unwritten = batch + self._unwritten
                 self._trim()
                 log.warning(
                     "store write failed, %d points held to write with the next"
                     " round: %s",
-                    len(self._held),
+                    len(self._unwritten),
                     exc,
                 )
                 self._failing = True
                 return
             if self._failing:
-                log.info("store write succeeded again; held points written")
+                log.info(
+                    "store write succeeded again; the unwritten points are written"
+                )
                 self._failing = False
 
     def _trim(self) -> None:
-        excess = len(self._held) - self.max_held
+        excess = len(self._unwritten) - self.max_unwritten
         if excess > 0:
             self.dropped_points += excess
             log.error(
                 "dropping the %d oldest unwritten points: more than %d are held"
                 " while the store fails",
                 excess,
-                self.max_held,
+                self.max_unwritten,
             )
-            del self._held[:excess]
+            del self._unwritten[:excess]

@@ -198,7 +198,7 @@ class InfluxStore(InfluxQLClient):
         return await self._heatmap_direct(since_ms, until_ms, stat)
 
     async def _from_recent(self, answer: Awaitable[T | None]) -> T | None:
-        """Await an answer from the held points; None means ask InfluxDB."""
+        """Await a result from the held points; None means: query InfluxDB instead."""
         try:
             return await answer
         except TruncatedResult as exc:

@@ -1,4 +1,4 @@
-"""A database that accepts connections and never answers gets a worded timeout."""
+"""A database that accepts connections and never replies gets a worded timeout."""
 
 from __future__ import annotations
 

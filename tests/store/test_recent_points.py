@@ -1,4 +1,4 @@
-"""Heatmaps from held recent points stay equal to InfluxDB's own answer.
+"""Heatmaps from held recent points stay equal to InfluxDB's own results.
 
 Each test changes what a real influxd holds after the first heatmap (new
 points, late points, deletions) and compares the store that holds points in
@@ -23,7 +23,7 @@ HOUR_MS = 60 * MINUTE_MS
 
 
 def direct_store(server: InfluxServer) -> InfluxStore:
-    """A store that answers every heatmap with InfluxQL PERCENTILE()."""
+    """Return a store that computes every heatmap with InfluxQL PERCENTILE()."""
     writer = V1Writer(server.url, "beamwatch")
     return InfluxStore(server.url, "beamwatch", writer, recent_points_hours=0)
 

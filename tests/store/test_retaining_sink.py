@@ -39,14 +39,14 @@ async def test_locked_file_keeps_points_for_next_round(
     store = SQLiteStore(path, busy_timeout_ms=50)
     sink = RetainingSink(store.write)
     await store.ping()
-    # Another process's transaction, as the sqlite3 shell holds one.
+    # Another process's open transaction, as in the sqlite3 shell.
     other = sqlite3.connect(path)
     other.execute("BEGIN EXCLUSIVE")
     try:
         with caplog.at_level(logging.WARNING):
             await sink(round_of_points(1))
             await sink.drain()
-        assert sink.held_points == 4
+        assert sink.unwritten_points == 4
         assert "store write failed, 4 points held" in caplog.text
         assert "database is locked" in caplog.text
         assert "Traceback" not in caplog.text
@@ -56,12 +56,12 @@ async def test_locked_file_keeps_points_for_next_round(
 
     await sink(round_of_points(2))
     await sink.close()
-    assert sink.held_points == 0
+    assert sink.unwritten_points == 0
     assert await store.count() == 8
     await store.close()
 
 
-async def test_close_writes_held_points(tmp_path: Path) -> None:
+async def test_close_writes_unwritten_points(tmp_path: Path) -> None:
     path = tmp_path / "beamwatch.db"
     store = SQLiteStore(path, busy_timeout_ms=50)
     sink = RetainingSink(store.write)
@@ -74,7 +74,7 @@ async def test_close_writes_held_points(tmp_path: Path) -> None:
     other.close()
 
     await sink.close()
-    assert sink.held_points == 0
+    assert sink.unwritten_points == 0
     assert await store.count() == 4
     await store.close()
 
@@ -84,7 +84,7 @@ async def test_overflow_drops_oldest_points(
 ) -> None:
     path = tmp_path / "beamwatch.db"
     store = SQLiteStore(path, busy_timeout_ms=50)
-    sink = RetainingSink(store.write, max_held=6)
+    sink = RetainingSink(store.write, max_unwritten=6)
     await store.ping()
     other = sqlite3.connect(path)
     other.execute("BEGIN EXCLUSIVE")
